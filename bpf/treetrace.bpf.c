@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * treetrace kernel side.
+ *
+ * Per-thread state lives in task storage and marks which tasks are traced;
+ * per-process state lives in the bounded `procs` hash, keyed by
+ * (tgid, start time) so a reused PID never lands on an old process. The
+ * ring buffer carries lifecycle records and rate-limited samples only:
+ * nothing is emitted per context switch.
+ *
+ * CPU is credited from se.sum_exec_runtime at every switch-out of a traced
+ * thread, and for the last time at the thread's final switch-out
+ * (prev_state == TASK_DEAD), after which the kernel charges it nothing more.
+ * The exit record is therefore emitted at the final switch-out of the last
+ * thread, not at sched_process_exit, so its CPU matches what wait4() reports.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "core_fixes.bpf.h"
+#include "treetrace/events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Settings, fixed before load: the verifier prunes what is switched off. */
+const volatile bool filter_active = false; /* false: trace every user process */
+const volatile bool trace_kernel_threads = false;
+const volatile bool pid_filter_active = false;
+const volatile __u32 comm_pattern_count = 0;
+const volatile char comm_patterns[TT_MAX_COMM_PATTERNS][TT_COMM_PATTERN_LEN] = {};
+const volatile __u32 cgroup_filter_count = 0;
+const volatile __u64 cgroup_filter_ids[TT_MAX_CGROUP_FILTERS] = {};
+const volatile __u32 cgroup_filter_levels[TT_MAX_CGROUP_FILTERS] = {};
+const volatile __u64 sample_interval_ns = 1000000000ULL;
+const volatile __u64 page_size = 4096;
+/* 0: wake the reader on every record; else only once this many bytes wait. */
+const volatile __u64 wakeup_min_bytes = 0;
+/*
+ * 6.16 ("exit: move and extend sched_process_exit() tracepoint") added the
+ * group_dead argument and moved the tracepoint ahead of exit_mm(). Set by
+ * userspace from the tracepoint's BTF prototype.
+ */
+const volatile bool exit_tp_has_group_dead = true;
+
+/*
+ * Set by userspace while the startup scan runs: a fork whose parent has not
+ * been visited yet must check the parent's ancestors itself.
+ */
+volatile bool startup_scan_pending = false;
+/* Pass of the startup scan: 1 marks tasks, 2 reports processes. */
+volatile __u32 scan_pass = 0;
+
+struct task_state {
+	__u64 runtime_credited_ns; /* se.sum_exec_runtime already added to the process */
+	__u32 flags;
+	__u32 pad;
+	char comm[TT_COMM_LEN]; /* comm at the last fork/exec, for exec's old_comm */
+};
+
+#define TS_EXIT_SEEN 0x1 /* sched_process_exit fired for this thread */
+
+struct proc_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+
+struct proc_state {
+	__u64 cpu_ns;
+	__u64 utime_ns; /* of exited threads, plus the baseline at startup */
+	__u64 stime_ns;
+	__u64 minflt, majflt, nvcsw, nivcsw; /* of exited threads, plus baseline */
+	__u64 last_sample_ns;
+	__u64 rss_last_ts_ns;
+	__u64 rss_last_pages;
+	__u64 rss_peak_sampled_pages;
+	__u64 rss_integral_kib_us;
+	__u64 rss_integral_span_us;
+	/* Memory at sched_process_exit of the last thread (6.16+). */
+	__u64 exit_rss_pages[TT_NR_MM_COUNTERS];
+	__u64 exit_peak_pages;
+	__u32 exiting_threads;
+	__u32 flags;
+	__u32 wait_status;
+	__u32 mem_source;
+};
+
+#define PS_GROUP_DEAD 0x1
+#define PS_EXIT_EMITTED 0x2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_state);
+} task_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 131072); /* resized by userspace (--max-procs) */
+	__type(key, struct proc_key);
+	__type(value, struct proc_state);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TT_MAX_PID_FILTERS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		(*v)++; /* per-CPU slot: no atomics needed */
+}
+
+/* ---- Identity ---------------------------------------------------------- */
+
+static __always_inline __u64 process_start_ns(struct task_struct *t)
+{
+	/* de_thread() copies the leader's start time to an exec'ing thread. */
+	return BPF_CORE_READ(t, group_leader, start_boottime);
+}
+
+static __always_inline struct proc_key key_of(struct task_struct *t)
+{
+	struct proc_key key = {
+		.tgid = BPF_CORE_READ(t, tgid),
+		.start_ns = process_start_ns(t),
+	};
+	return key;
+}
+
+/* The tgid as seen from the task's own pid namespace. */
+static __always_inline __u32 ns_tgid(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	int nr = 0;
+
+	bpf_probe_read_kernel(&nr, sizeof(nr),
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      (level & 0x3f) * bpf_core_type_size(struct upid) +
+				      bpf_core_field_offset(struct upid, nr));
+	return nr;
+}
+
+static __always_inline void fill_header(struct tt_event_header *h, __u32 kind, struct task_struct *t,
+					__u64 now)
+{
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+
+	h->kind = kind;
+	h->ts_ns = now;
+	h->pid = BPF_CORE_READ(t, tgid);
+	h->start_ns = BPF_CORE_READ(leader, start_boottime);
+	h->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->ns_pid = ns_tgid(t);
+	BPF_CORE_READ_STR_INTO(&h->comm, leader, comm);
+}
+
+/* ---- Ring buffer --------------------------------------------------------- */
+
+static __always_inline void *reserve_event(__u32 kind, __u64 size)
+{
+	void *e;
+
+	/* Counted before the reserve so attempts == delivered + dropped holds. */
+	count(TT_CNT_ATTEMPT_BASE + kind);
+	e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e)
+		count(TT_CNT_DROP_RINGBUF_FULL_BASE + kind);
+	return e;
+}
+
+static __always_inline void submit_event(void *e)
+{
+	__u64 flags = 0;
+
+	/*
+	 * Batch wakeups: under a storm, waking the reader for every record
+	 * costs more than producing it. The reader also polls with a timeout,
+	 * which bounds how long a record can wait.
+	 */
+	if (wakeup_min_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/* ---- Filters ------------------------------------------------------------- */
+
+struct glob_state {
+	const volatile char *pattern;
+	const char *comm;
+	int p, s, star, mark;
+	bool matched;
+};
+
+/*
+ * One step of glob matching with backtracking to the last '*'; the same
+ * algorithm as comm_glob_match() in userspace/util/comm_pattern.cpp, which
+ * the unit tests pin down.
+ */
+static long glob_step(__u32 index, struct glob_state *g)
+{
+	char pc = g->p < TT_COMM_PATTERN_LEN ? g->pattern[g->p & (TT_COMM_PATTERN_LEN - 1)] : 0;
+	char sc = g->s < TT_COMM_LEN ? g->comm[g->s & (TT_COMM_LEN - 1)] : 0;
+
+	if (sc == 0) {
+		/* comm consumed: only trailing stars may remain */
+		if (pc == '*') {
+			g->p++;
+			return 0;
+		}
+		g->matched = pc == 0;
+		return 1;
+	}
+	if (pc == '?' || (pc != 0 && pc != '*' && pc == sc)) {
+		g->p++;
+		g->s++;
+		return 0;
+	}
+	if (pc == '*') {
+		g->star = g->p++;
+		g->mark = g->s;
+		return 0;
+	}
+	if (g->star >= 0) {
+		g->p = g->star + 1;
+		g->s = ++g->mark;
+		return 0;
+	}
+	g->matched = false;
+	return 1;
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
+		struct glob_state g = { .pattern = comm_patterns[i], .comm = comm, .star = -1 };
+
+		if (i >= comm_pattern_count)
+			break;
+		/* Worst case is (pattern + 1) * (comm + 1) steps. */
+		bpf_loop((TT_COMM_PATTERN_LEN + 1) * (TT_COMM_LEN + 1), glob_step, &g, 0);
+		if (g.matched)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool cgroup_matches(struct task_struct *t)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	__u32 level = BPF_CORE_READ(cgrp, level);
+
+	for (__u32 i = 0; i < TT_MAX_CGROUP_FILTERS; i++) {
+		if (i >= cgroup_filter_count)
+			break;
+		if (cgroup_filter_levels[i] > level)
+			continue;
+		if (cgroup_ancestor_id(cgrp, cgroup_filter_levels[i]) == cgroup_filter_ids[i])
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool is_kernel_thread(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, flags) & TT_PF_KTHREAD;
+}
+
+/* Does this process match a filter by itself (not through an ancestor)? */
+static __always_inline bool matches_filters(struct task_struct *t)
+{
+	if (!filter_active)
+		return true;
+	if (pid_filter_active) {
+		__u32 tgid = BPF_CORE_READ(t, tgid);
+
+		if (bpf_map_lookup_elem(&pid_filter, &tgid))
+			return true;
+	}
+	if (comm_pattern_count) {
+		char comm[TT_COMM_LEN] = {};
+
+		BPF_CORE_READ_STR_INTO(&comm, t, group_leader, comm);
+		if (comm_matches(comm))
+			return true;
+	}
+	if (cgroup_filter_count && cgroup_matches(t))
+		return true;
+	return false;
+}
+
+#define MAX_ANCESTOR_WALK 32
+
+/*
+ * Membership is inherited. Used only where inheritance cannot be seen from
+ * task storage: processes found by the startup scan, and forks racing it.
+ */
+static __always_inline bool self_or_ancestor_matches(struct task_struct *t)
+{
+	for (int i = 0; i < MAX_ANCESTOR_WALK && t; i++) {
+		if (bpf_task_storage_get(&task_states, t, 0, 0) || matches_filters(t))
+			return true;
+		/* A BTF walk, not a probe read: task storage needs a typed pointer. */
+		struct task_struct *parent = t->real_parent;
+
+		if (!parent || parent == t || t->pid <= 1)
+			break;
+		t = parent;
+	}
+	return false;
+}
+
+/* ---- Memory ---------------------------------------------------------------- */
+
+static __always_inline __u64 rss_pages(struct mm_struct *mm)
+{
+	return mm_counter(mm, TT_MM_FILEPAGES) + mm_counter(mm, TT_MM_ANONPAGES) +
+	       mm_counter(mm, TT_MM_SHMEMPAGES);
+}
+
+/* VmHWM: the hiwater mark is only raised before RSS drops, so include RSS now. */
+static __always_inline __u64 peak_pages(struct mm_struct *mm, __u64 rss_pages)
+{
+	__u64 hiwater = BPF_CORE_READ(mm, hiwater_rss);
+
+	return hiwater > rss_pages ? hiwater : rss_pages;
+}
+
+static __always_inline __u64 pages_to_bytes(__u64 pages)
+{
+	return pages * page_size;
+}
+
+/*
+ * Integrates RSS over wall time for the time-weighted average. Threads of
+ * one process switch out on several CPUs at once: the exchange on the
+ * timestamp gives each interval to exactly one of them.
+ */
+static __always_inline void integrate_rss(struct proc_state *ps, __u64 rss_pages, __u64 now)
+{
+	__u64 last = __sync_lock_test_and_set(&ps->rss_last_ts_ns, now);
+	__u64 prev_pages = ps->rss_last_pages;
+
+	ps->rss_last_pages = rss_pages;
+	if (rss_pages > ps->rss_peak_sampled_pages)
+		ps->rss_peak_sampled_pages = rss_pages;
+	if (last && now > last) {
+		__u64 dt_us = (now - last) / 1000;
+
+		__sync_fetch_and_add(&ps->rss_integral_kib_us, prev_pages * (page_size / 1024) * dt_us);
+		__sync_fetch_and_add(&ps->rss_integral_span_us, dt_us);
+	}
+}
+
+/* ---- Process state --------------------------------------------------------- */
+
+static __always_inline struct proc_state *proc_of(struct task_struct *t)
+{
+	struct proc_key key = key_of(t);
+
+	return bpf_map_lookup_elem(&procs, &key);
+}
+
+static __always_inline struct proc_state *create_proc(struct task_struct *t, struct proc_state *init)
+{
+	struct proc_key key = key_of(t);
+
+	if (bpf_map_update_elem(&procs, &key, init, BPF_NOEXIST) && !bpf_map_lookup_elem(&procs, &key)) {
+		count(TT_CNT_PROC_TABLE_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&procs, &key);
+}
+
+static __always_inline struct task_state *mark_traced(struct task_struct *t, __u64 runtime_credited)
+{
+	struct task_state *ts = bpf_task_storage_get(&task_states, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!ts) {
+		count(TT_CNT_TASK_STORAGE_FAIL);
+		return NULL;
+	}
+	ts->runtime_credited_ns = runtime_credited;
+	ts->flags = 0;
+	BPF_CORE_READ_STR_INTO(&ts->comm, t, group_leader, comm);
+	return ts;
+}
+
+static __always_inline void fill_counters(struct tt_proc_counters *c, struct proc_state *ps)
+{
+	c->cpu_ns = ps->cpu_ns;
+	c->rss_peak_sampled_bytes = pages_to_bytes(__sync_lock_test_and_set(&ps->rss_peak_sampled_pages, 0));
+	c->rss_integral_kib_us = __sync_lock_test_and_set(&ps->rss_integral_kib_us, 0);
+	c->rss_integral_span_us = __sync_lock_test_and_set(&ps->rss_integral_span_us, 0);
+}
+
+static __always_inline void fill_live_memory(struct tt_proc_counters *c, struct mm_struct *mm)
+{
+	__u64 file = mm_counter(mm, TT_MM_FILEPAGES);
+	__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
+	__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
+	__u64 rss = file + anon + shmem;
+
+	c->rss_bytes = pages_to_bytes(rss);
+	c->rss_anon_bytes = pages_to_bytes(anon);
+	c->rss_file_bytes = pages_to_bytes(file);
+	c->rss_shmem_bytes = pages_to_bytes(shmem);
+	c->rss_peak_bytes = pages_to_bytes(peak_pages(mm, rss));
+	if (c->rss_peak_sampled_bytes < c->rss_bytes)
+		c->rss_peak_sampled_bytes = c->rss_bytes;
+}
+
+static __always_inline void emit_sample(struct task_struct *t, struct proc_state *ps, __u64 now)
+{
+	struct tt_sample_event *e = reserve_event(TT_EVENT_SAMPLE, sizeof(*e));
+	struct mm_struct *mm;
+
+	if (!e)
+		return;
+	fill_header(&e->hdr, TT_EVENT_SAMPLE, t, now);
+	__builtin_memset(&e->counters, 0, sizeof(e->counters));
+	fill_counters(&e->counters, ps);
+	/* Live split of user/system time is not tracked; exit records carry it. */
+	mm = BPF_CORE_READ(t, mm);
+	if (mm)
+		fill_live_memory(&e->counters, mm);
+	submit_event(e);
+}
+
+static __always_inline void maybe_sample(struct task_struct *t, struct proc_state *ps, __u64 now)
+{
+	__u64 last = ps->last_sample_ns;
+
+	if (now - last < sample_interval_ns)
+		return;
+	/* One sample per interval even when several threads race here. */
+	if (__sync_val_compare_and_swap(&ps->last_sample_ns, last, now) != last)
+		return;
+	emit_sample(t, ps, now);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	bool is_thread = child->pid != child->tgid;
+	struct task_state *parent_ts = bpf_task_storage_get(&task_states, parent, 0, 0);
+
+	if (!parent_ts) {
+		/* Threads belong to their process: an untraced one stays untraced. */
+		if (is_thread)
+			return 0;
+		if (!trace_kernel_threads && is_kernel_thread(child))
+			return 0;
+		if (startup_scan_pending ? !self_or_ancestor_matches(child) : !matches_filters(child))
+			return 0;
+	}
+
+	if (!mark_traced(child, 0))
+		return 0;
+	if (is_thread)
+		return 0;
+
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct proc_state init = {};
+	struct proc_state *ps = create_proc(child, &init);
+	struct mm_struct *mm = child->mm;
+
+	if (ps && mm) /* the child's counters were copied from the parent by dup_mmap() */
+		integrate_rss(ps, rss_pages(mm), now);
+
+	struct tt_fork_event *e = reserve_event(TT_EVENT_FORK, sizeof(*e));
+
+	if (!e)
+		return 0;
+	fill_header(&e->hdr, TT_EVENT_FORK, parent, now);
+	e->child_pid = child->tgid;
+	e->child_ns_pid = ns_tgid(child);
+	e->child_start_ns = child->start_boottime;
+	submit_event(e);
+	return 0;
+}
+
+/* ---- exec ------------------------------------------------------------------ */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0, 0);
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct proc_state *ps;
+
+	if (!ts) {
+		/* A new command name may match --comm; de_thread() left one thread. */
+		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(p)) || !matches_filters(p))
+			return 0;
+		ts = mark_traced(p, p->se.sum_exec_runtime);
+		if (!ts)
+			return 0;
+		struct proc_state init = { .cpu_ns = p->se.sum_exec_runtime };
+
+		create_proc(p, &init);
+	}
+
+	ps = proc_of(p);
+	if (ps && p->mm)
+		integrate_rss(ps, rss_pages(p->mm), now);
+
+	struct tt_exec_event *e = reserve_event(TT_EVENT_EXEC, sizeof(*e));
+
+	if (!e)
+		goto out;
+	fill_header(&e->hdr, TT_EVENT_EXEC, p, now);
+	__builtin_memcpy(e->old_comm, ts->comm, TT_COMM_LEN);
+	e->exec_tid = old_pid;
+	e->argv_truncated = 0;
+	e->filename_truncated = 0;
+
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
+
+	if (n == sizeof(e->filename)) {
+		char next = 0;
+
+		bpf_probe_read_kernel(&next, 1, filename + sizeof(e->filename) - 1);
+		e->filename_truncated = next != 0;
+	}
+
+	struct mm_struct *mm = p->mm;
+	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = arg_end > arg_start ? arg_end - arg_start : 0;
+
+	if (len > TT_ARGV_LEN) {
+		len = TT_ARGV_LEN;
+		e->argv_truncated = 1;
+	}
+	e->argv_len = 0;
+	if (len && bpf_probe_read_user(e->argv, len, (void *)arg_start) == 0)
+		e->argv_len = len;
+	else if (len)
+		count(TT_CNT_ARGV_READ_FAIL);
+	submit_event(e);
+out:
+	BPF_CORE_READ_STR_INTO(&ts->comm, p, comm);
+	return 0;
+}
+
+/* ---- exit ------------------------------------------------------------------ */
+
+/*
+ * Reads the group_dead argument. Kept out of line of the caller's flow so
+ * the compiler cannot hoist the ctx[1] load above the rodata check: on
+ * kernels without the argument the verifier rejects any access to it.
+ */
+static __always_inline bool group_dead_arg(unsigned long long *ctx)
+{
+	unsigned long long v;
+
+	asm volatile("%0 = *(u64 *)(%1 + 8)" : "=r"(v) : "r"(ctx));
+	return v & 1;
+}
+
+static __always_inline __u32 wait_status_of(struct task_struct *t)
+{
+	struct signal_struct *sig = BPF_CORE_READ(t, signal);
+
+	/* The same choice wait_task_zombie() makes. */
+	if (BPF_CORE_READ(sig, flags) & TT_SIGNAL_GROUP_EXIT)
+		return BPF_CORE_READ(sig, group_exit_code);
+	return BPF_CORE_READ(t, group_leader, exit_code);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0, 0);
+	struct proc_state *ps;
+	bool group_dead;
+
+	if (!ts)
+		return 0;
+	ps = proc_of(p);
+	if (!ps) {
+		count(TT_CNT_PROC_STATE_MISSING);
+		return 0;
+	}
+	ts->flags |= TS_EXIT_SEEN;
+	__sync_fetch_and_add(&ps->exiting_threads, 1);
+
+	if (exit_tp_has_group_dead)
+		group_dead = group_dead_arg(ctx);
+	else
+		/*
+		 * Before 6.16 the tracepoint has no group_dead. signal->live was
+		 * already decremented, so 0 means this is the last thread, but
+		 * two threads exiting together can both see 0; PS_EXIT_EMITTED
+		 * keeps that from producing two records.
+		 */
+		group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	if (!group_dead)
+		return 0;
+
+	ps->wait_status = wait_status_of(p);
+
+	struct mm_struct *mm = p->mm;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (mm) {
+		/* 6.16+: the tracepoint runs before exit_mm(), the image is intact. */
+		__u64 file = mm_counter(mm, TT_MM_FILEPAGES);
+		__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
+		__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
+		__u64 rss = file + anon + shmem;
+
+		ps->exit_rss_pages[TT_MM_FILEPAGES] = file;
+		ps->exit_rss_pages[TT_MM_ANONPAGES] = anon;
+		ps->exit_rss_pages[TT_MM_SHMEMPAGES] = shmem;
+		ps->exit_peak_pages = peak_pages(mm, rss);
+		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
+		integrate_rss(ps, rss, now);
+	} else if (ps->rss_last_ts_ns) {
+		/*
+		 * Before 6.16, exit_mm() has already run: keep the last sample,
+		 * and take the peak from signal->maxrss, which do_exit() raised
+		 * to this image's hiwater mark (it also covers images before an
+		 * exec, which the 6.16+ path does not).
+		 */
+		ps->exit_rss_pages[TT_MM_FILEPAGES] = ps->rss_last_pages;
+		ps->exit_peak_pages = BPF_CORE_READ(p, signal, maxrss);
+		ps->mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+	} else {
+		ps->mem_source = TT_EXIT_MEM_NONE;
+	}
+	__sync_fetch_and_or(&ps->flags, PS_GROUP_DEAD);
+	return 0;
+}
+
+static __always_inline void emit_exit(struct task_struct *t, struct proc_state *ps, __u64 now)
+{
+	struct tt_exit_event *e = reserve_event(TT_EVENT_EXIT, sizeof(*e));
+
+	if (!e)
+		return;
+	fill_header(&e->hdr, TT_EVENT_EXIT, t, now);
+	__builtin_memset(&e->counters, 0, sizeof(e->counters));
+	fill_counters(&e->counters, ps);
+	e->counters.utime_ns = ps->utime_ns;
+	e->counters.stime_ns = ps->stime_ns;
+	e->counters.rss_file_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_FILEPAGES]);
+	e->counters.rss_anon_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_ANONPAGES]);
+	e->counters.rss_shmem_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_SHMEMPAGES]);
+	e->counters.rss_bytes =
+		e->counters.rss_file_bytes + e->counters.rss_anon_bytes + e->counters.rss_shmem_bytes;
+	e->counters.rss_peak_bytes = pages_to_bytes(ps->exit_peak_pages);
+	e->minflt = ps->minflt;
+	e->majflt = ps->majflt;
+	e->nvcsw = ps->nvcsw;
+	e->nivcsw = ps->nivcsw;
+	e->wait_status = ps->wait_status;
+	e->mem_source = ps->mem_source;
+	submit_event(e);
+}
+
+/* The thread will never run again: fold its counters into the process. */
+static __always_inline void finish_thread(struct task_struct *t, struct proc_state *ps, __u64 now)
+{
+	__sync_fetch_and_add(&ps->utime_ns, t->utime);
+	__sync_fetch_and_add(&ps->stime_ns, t->stime);
+	__sync_fetch_and_add(&ps->minflt, t->min_flt);
+	__sync_fetch_and_add(&ps->majflt, t->maj_flt);
+	__sync_fetch_and_add(&ps->nvcsw, t->nvcsw);
+	__sync_fetch_and_add(&ps->nivcsw, t->nivcsw);
+
+	/* Last exiting thread out, after the group died: the process is gone. */
+	if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
+		return;
+	if (!(ps->flags & PS_GROUP_DEAD))
+		return;
+	if (__sync_fetch_and_or(&ps->flags, PS_EXIT_EMITTED) & PS_EXIT_EMITTED)
+		return;
+	emit_exit(t, ps, now);
+
+	struct proc_key key = key_of(t);
+
+	bpf_map_delete_elem(&procs, &key);
+}
+
+/* ---- sched_switch ---------------------------------------------------------- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	struct task_state *ts = bpf_task_storage_get(&task_states, prev, 0, 0);
+
+	if (!ts) /* untraced: the common case on a filtered node */
+		return 0;
+
+	struct proc_state *ps = proc_of(prev);
+
+	if (!ps)
+		return 0;
+
+	/* update_curr() ran for prev just before this tracepoint. */
+	__u64 runtime = prev->se.sum_exec_runtime;
+
+	__sync_fetch_and_add(&ps->cpu_ns, runtime - ts->runtime_credited_ns);
+	ts->runtime_credited_ns = runtime;
+
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (prev_state == TT_TASK_DEAD) {
+		if (ts->flags & TS_EXIT_SEEN)
+			finish_thread(prev, ps, now);
+		return 0;
+	}
+
+	struct mm_struct *mm = prev->mm;
+
+	if (mm)
+		integrate_rss(ps, rss_pages(mm), now);
+	maybe_sample(prev, ps, now);
+	return 0;
+}
+
+/* ---- Startup scan ---------------------------------------------------------- */
+
+/*
+ * Runs over every task twice after the tracepoints are attached, so that
+ * nothing started in between is missed: pass 1 marks traced tasks and
+ * credits each thread's runtime so far; pass 2 reports each process once,
+ * with complete counters.
+ */
+SEC("iter/task")
+int scan_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct seq_file *seq = ctx->meta->seq;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (!t)
+		return 0;
+	if (!trace_kernel_threads && is_kernel_thread(t))
+		return 0;
+
+	if (scan_pass == 1) {
+		if (bpf_task_storage_get(&task_states, t, 0, 0))
+			return 0; /* already traced through a fork seen after attach */
+		if (BPF_CORE_READ(t, signal, live.counter) == 0)
+			return 0; /* the group is already dying; its exit cannot be seen whole */
+		if (filter_active && !self_or_ancestor_matches(t))
+			return 0;
+
+		struct signal_struct *sig = BPF_CORE_READ(t, signal);
+		/* Counters of threads that exited before treetrace started. */
+		struct proc_state init = {
+			.cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime),
+			.utime_ns = BPF_CORE_READ(sig, utime),
+			.stime_ns = BPF_CORE_READ(sig, stime),
+			.minflt = BPF_CORE_READ(sig, min_flt),
+			.majflt = BPF_CORE_READ(sig, maj_flt),
+			.nvcsw = BPF_CORE_READ(sig, nvcsw),
+			.nivcsw = BPF_CORE_READ(sig, nivcsw),
+		};
+		struct proc_state *ps = create_proc(t, &init);
+		__u64 runtime = BPF_CORE_READ(t, se.sum_exec_runtime);
+
+		if (!ps || !mark_traced(t, runtime))
+			return 0;
+		__sync_fetch_and_add(&ps->cpu_ns, runtime);
+		return 0;
+	}
+
+	/* Pass 2: one report per process, from its group leader. */
+	if (BPF_CORE_READ(t, pid) != BPF_CORE_READ(t, tgid))
+		return 0;
+	struct proc_state *ps = proc_of(t);
+
+	if (!ps || !bpf_task_storage_get(&task_states, t, 0, 0))
+		return 0;
+
+	struct tt_existing_event *e = reserve_event(TT_EVENT_EXISTING, sizeof(*e));
+
+	if (e) {
+		fill_header(&e->hdr, TT_EVENT_EXISTING, t, now);
+		e->nr_threads = BPF_CORE_READ(t, signal, nr_threads);
+		e->is_kernel_thread = is_kernel_thread(t);
+		submit_event(e);
+	}
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+
+	if (mm)
+		integrate_rss(ps, rss_pages(mm), now);
+	ps->last_sample_ns = now;
+	emit_sample(t, ps, now);
+
+	/* One byte per process makes read() return in page-sized chunks, so
+	 * userspace can drain the ring buffer between them. */
+	bpf_seq_write(seq, "", 1);
+	return 0;
+}
