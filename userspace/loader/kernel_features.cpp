@@ -1,0 +1,61 @@
+#include "loader/kernel_features.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace treetrace {
+namespace {
+
+// Number of arguments of a raw tracepoint as BTF describes it: the
+// btf_trace_<name> typedef points to a prototype whose first argument is
+// the tracepoint's private data pointer, which the program never sees.
+std::optional<int> tracepoint_arg_count(const struct btf *vmlinux, const char *tp) {
+  std::string name = std::string("btf_trace_") + tp;
+  int id = btf__find_by_name_kind(vmlinux, name.c_str(), BTF_KIND_TYPEDEF);
+  if (id < 0)
+    return std::nullopt;
+  const struct btf_type *t = btf__type_by_id(vmlinux, id);
+  while (t && (btf_is_typedef(t) || btf_is_ptr(t)))
+    t = btf__type_by_id(vmlinux, t->type);
+  if (!t || !btf_is_func_proto(t))
+    return std::nullopt;
+  return static_cast<int>(btf_vlen(t)) - 1;
+}
+
+} // namespace
+
+KernelFeatures probe_kernel_features() {
+  KernelFeatures f;
+  struct utsname u {};
+  if (uname(&u) == 0)
+    f.release = u.release;
+  f.has_btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+  f.has_ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+  f.has_task_storage = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1;
+  if (f.has_btf) {
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    if (vmlinux) {
+      f.exit_tp_has_group_dead = tracepoint_arg_count(vmlinux, "sched_process_exit").value_or(0) >= 2;
+      f.switch_tp_has_prev_state = tracepoint_arg_count(vmlinux, "sched_switch").value_or(0) >= 4;
+      btf__free(vmlinux);
+    }
+  }
+  return f;
+}
+
+std::optional<std::string> missing_requirement(const KernelFeatures &f) {
+  const std::string k = "kernel " + f.release + " ";
+  if (!f.has_btf)
+    return k + "has no BTF (/sys/kernel/btf/vmlinux); treetrace needs CONFIG_DEBUG_INFO_BTF=y";
+  if (!f.has_ringbuf)
+    return k + "has no BPF ring buffer (needs Linux 5.8 or later)";
+  if (!f.has_task_storage)
+    return k + "has no BPF task storage (needs Linux 5.11 or later)";
+  if (!f.switch_tp_has_prev_state)
+    return k + "has no prev_state in sched_switch (needs Linux 5.18 or later)";
+  return std::nullopt;
+}
+
+} // namespace treetrace

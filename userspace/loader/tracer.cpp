@@ -1,0 +1,241 @@
+#include "loader/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include "treetrace.skel.h"
+#include "util/unique_fd.h"
+
+namespace treetrace {
+namespace {
+
+struct SkeletonDeleter {
+  void operator()(treetrace_bpf *s) const { treetrace_bpf__destroy(s); }
+};
+struct RingBufferDeleter {
+  void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+};
+struct LinkDeleter {
+  void operator()(bpf_link *l) const { bpf_link__destroy(l); }
+};
+
+
+int libbpf_verbosity = 0;
+
+int print_libbpf(enum libbpf_print_level level, const char *format, va_list args) {
+  const int needed = level == LIBBPF_WARN ? 1 : 2;
+  if (libbpf_verbosity < needed)
+    return 0;
+  // Verifier logs arrive as one large message: size the buffer to fit.
+  va_list copy;
+  va_copy(copy, args);
+  const int n = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0)
+    return 0;
+  std::string line(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(line.data(), line.size(), format, args);
+  line.resize(static_cast<size_t>(n));
+  while (!line.empty() && line.back() == '\n')
+    line.pop_back();
+  spdlog::debug("libbpf: {}", line);
+  return 0;
+}
+
+std::string errno_reason(int err) {
+  err = err < 0 ? -err : err;
+  if (err == EPERM)
+    return std::string(strerror(err)) +
+           ": treetrace needs CAP_BPF and CAP_PERFMON (or root) to load BPF programs";
+  return strerror(err);
+}
+
+} // namespace
+
+uint64_t KernelCounters::total_attempts() const {
+  uint64_t n = 0;
+  for (uint64_t a : attempts)
+    n += a;
+  return n;
+}
+
+uint64_t KernelCounters::total_dropped() const {
+  uint64_t n = 0;
+  for (uint64_t d : dropped_ringbuf_full)
+    n += d;
+  return n;
+}
+
+struct Tracer::Impl {
+  TracerConfig config;
+  RecordHandler on_record;
+  std::unique_ptr<treetrace_bpf, SkeletonDeleter> skel;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  std::unique_ptr<bpf_link, LinkDeleter> scan_link;
+  int possible_cpus = 1;
+
+  static int on_ring_record(void *ctx, void *data, size_t size) {
+    static_cast<Impl *>(ctx)->on_record(data, size);
+    return 0;
+  }
+
+  void configure_rodata(const KernelFeatures &features) {
+    auto *ro = skel->rodata;
+    ro->filter_active = config.any_filter();
+    ro->trace_kernel_threads = config.trace_kernel_threads;
+    ro->pid_filter_active = !config.pids.empty();
+    ro->comm_pattern_count = static_cast<uint32_t>(config.comm_patterns.size());
+    for (size_t i = 0; i < config.comm_patterns.size() && i < TT_MAX_COMM_PATTERNS; i++)
+      strncpy(const_cast<char *>(ro->comm_patterns[i]), config.comm_patterns[i].c_str(),
+              TT_COMM_PATTERN_LEN - 1);
+    ro->cgroup_filter_count = static_cast<uint32_t>(config.cgroups.size());
+    for (size_t i = 0; i < config.cgroups.size() && i < TT_MAX_CGROUP_FILTERS; i++) {
+      ro->cgroup_filter_ids[i] = config.cgroups[i].id;
+      ro->cgroup_filter_levels[i] = config.cgroups[i].level;
+    }
+    ro->sample_interval_ns = config.sample_interval_ns;
+    ro->page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    ro->wakeup_min_bytes = config.wakeup_min_bytes;
+    ro->exit_tp_has_group_dead = features.exit_tp_has_group_dead;
+  }
+
+  // Runs one pass of the startup scan, draining the ring buffer between
+  // read() chunks so a node with many processes cannot overflow it.
+  std::optional<std::string> run_scan_pass(uint32_t pass) {
+    skel->bss->scan_pass = pass;
+    UniqueFd iter(bpf_iter_create(bpf_link__fd(scan_link.get())));
+    if (iter.get() < 0)
+      return "cannot start the task scan: " + errno_reason(errno);
+    char chunk[4096];
+    for (;;) {
+      ssize_t n = read(iter.get(), chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return "task scan failed: " + errno_reason(errno);
+      ring_buffer__consume(ring.get());
+      if (n == 0)
+        return std::nullopt;
+    }
+  }
+};
+
+std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerConfig &config,
+                                                                  RecordHandler on_record) {
+  libbpf_verbosity = config.libbpf_verbosity;
+  libbpf_set_print(print_libbpf);
+
+  std::unique_ptr<Tracer> tracer(new Tracer());
+  tracer->features_ = probe_kernel_features();
+  if (auto missing = missing_requirement(tracer->features_))
+    return *missing;
+
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->on_record = std::move(on_record);
+  impl->possible_cpus = libbpf_num_possible_cpus();
+  if (impl->possible_cpus <= 0)
+    return "cannot read the number of possible CPUs";
+
+  impl->skel.reset(treetrace_bpf__open());
+  if (!impl->skel)
+    return "cannot open the BPF object: " + errno_reason(errno);
+  impl->configure_rodata(tracer->features_);
+
+  if (int err = bpf_map__set_max_entries(impl->skel->maps.events, config.ringbuf_bytes))
+    return "invalid ring buffer size: " + errno_reason(err);
+  if (int err = bpf_map__set_max_entries(impl->skel->maps.procs, config.max_procs))
+    return "invalid process table size: " + errno_reason(err);
+  // The scan runs only when start() asks for it.
+  bpf_program__set_autoattach(impl->skel->progs.scan_tasks, false);
+
+  if (int err = treetrace_bpf__load(impl->skel.get()))
+    return (err == -EACCES || err == -EINVAL ? "the kernel rejected the BPF programs: "
+                                             : "cannot load the BPF programs: ") +
+           errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : "");
+
+  for (uint32_t pid : config.pids) {
+    uint8_t one = 1;
+    if (bpf_map_update_elem(bpf_map__fd(impl->skel->maps.pid_filter), &pid, &one, BPF_ANY))
+      return "cannot add pid " + std::to_string(pid) + " to the filter: " + errno_reason(errno);
+  }
+
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), Impl::on_ring_record,
+                                    impl.get(), nullptr));
+  if (!impl->ring)
+    return "cannot open the ring buffer: " + errno_reason(errno);
+
+  tracer->impl_ = std::move(impl);
+  return tracer;
+}
+
+Tracer::~Tracer() = default;
+
+std::optional<std::string> Tracer::start() {
+  Impl &m = *impl_;
+  // Forks racing the scan must check ancestry themselves until pass 1 ends.
+  m.skel->bss->startup_scan_pending = true;
+  if (int err = treetrace_bpf__attach(m.skel.get()))
+    return "cannot attach the tracepoints: " + errno_reason(err);
+
+  m.scan_link.reset(bpf_program__attach_iter(m.skel->progs.scan_tasks, nullptr));
+  if (!m.scan_link)
+    return "cannot create the task scan: " + errno_reason(errno);
+  if (auto err = m.run_scan_pass(1))
+    return err;
+  m.skel->bss->startup_scan_pending = false;
+  if (auto err = m.run_scan_pass(2))
+    return err;
+  m.scan_link.reset();
+  return std::nullopt;
+}
+
+int Tracer::ring_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
+
+int Tracer::consume() { return ring_buffer__consume(impl_->ring.get()); }
+
+KernelCounters Tracer::counters() const {
+  KernelCounters out;
+  const int fd = bpf_map__fd(impl_->skel->maps.counters);
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(impl_->possible_cpus));
+  auto read = [&](uint32_t key) {
+    uint64_t sum = 0;
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) == 0)
+      for (uint64_t v : per_cpu)
+        sum += v;
+    return sum;
+  };
+  for (uint32_t kind = 0; kind < TT_EVENT_KIND_MAX; kind++) {
+    out.attempts[kind] = read(TT_CNT_ATTEMPT_BASE + kind);
+    out.dropped_ringbuf_full[kind] = read(TT_CNT_DROP_RINGBUF_FULL_BASE + kind);
+  }
+  out.proc_table_full = read(TT_CNT_PROC_TABLE_FULL);
+  out.task_storage_fail = read(TT_CNT_TASK_STORAGE_FAIL);
+  out.proc_state_missing = read(TT_CNT_PROC_STATE_MISSING);
+  out.argv_read_fail = read(TT_CNT_ARGV_READ_FAIL);
+  return out;
+}
+
+size_t Tracer::kernel_proc_table_entries() const {
+  const int fd = bpf_map__fd(impl_->skel->maps.procs);
+  struct Key {
+    uint32_t tgid, pad;
+    uint64_t start_ns;
+  } key{}, next{};
+  size_t n = 0;
+  const void *prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    n++;
+    key = next;
+    prev = &key;
+  }
+  return n;
+}
+
+} // namespace treetrace

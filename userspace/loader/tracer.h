@@ -1,0 +1,82 @@
+// The kernel side as one object: opens, configures, loads and attaches the
+// BPF skeleton, runs the startup scan, and hands ring buffer records to a
+// callback. Owns every kernel resource it creates; destruction detaches
+// everything (nothing is pinned).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "loader/kernel_features.h"
+#include "treetrace/events.h"
+
+namespace treetrace {
+
+struct TracerConfig {
+  bool trace_kernel_threads = false;
+  std::vector<std::string> comm_patterns; // already normalized
+  struct CgroupFilter {
+    uint64_t id;
+    uint32_t level;
+  };
+  std::vector<CgroupFilter> cgroups;
+  std::vector<uint32_t> pids;
+  uint64_t sample_interval_ns = 1'000'000'000;
+  uint32_t ringbuf_bytes = 8u << 20; // power of two, >= page size
+  uint32_t max_procs = 1u << 17;
+  uint64_t wakeup_min_bytes = 0;
+  int libbpf_verbosity = 0; // 0: errors only, 1: + warnings, 2: + debug
+
+  bool any_filter() const { return !comm_patterns.empty() || !cgroups.empty() || !pids.empty(); }
+};
+
+struct KernelCounters {
+  uint64_t attempts[TT_EVENT_KIND_MAX] = {};
+  uint64_t dropped_ringbuf_full[TT_EVENT_KIND_MAX] = {};
+  uint64_t proc_table_full = 0;
+  uint64_t task_storage_fail = 0;
+  uint64_t proc_state_missing = 0;
+  uint64_t argv_read_fail = 0;
+
+  uint64_t total_attempts() const;
+  uint64_t total_dropped() const;
+};
+
+class Tracer {
+public:
+  using RecordHandler = std::function<void(const void *data, size_t size)>;
+
+  // Opens and loads; on failure returns a one-line reason.
+  static std::variant<std::unique_ptr<Tracer>, std::string> create(const TracerConfig &config,
+                                                                   RecordHandler on_record);
+  ~Tracer();
+  Tracer(const Tracer &) = delete;
+  Tracer &operator=(const Tracer &) = delete;
+
+  // Attaches the tracepoints, then scans the tasks already running, so that
+  // every process is seen either by the scan or by a tracepoint.
+  std::optional<std::string> start();
+
+  // An fd that becomes readable when records are waiting.
+  int ring_fd() const;
+  // Hands every waiting record to the callback; returns how many.
+  int consume();
+
+  KernelCounters counters() const;
+  const KernelFeatures &features() const { return features_; }
+  // Entries now in the kernel's per-process table.
+  size_t kernel_proc_table_entries() const;
+
+private:
+  Tracer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  KernelFeatures features_;
+};
+
+} // namespace treetrace
