@@ -1,0 +1,391 @@
+#include "output/render.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <type_traits>
+
+#include "util/duration.h"
+#include "util/json_writer.h"
+
+namespace treetrace {
+namespace {
+
+const char *event_name(const Event &e) {
+  return std::visit(
+      [](const auto &ev) -> const char * {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, ForkEvent>)
+          return "fork";
+        else if constexpr (std::is_same_v<T, ExecEvent>)
+          return "exec";
+        else if constexpr (std::is_same_v<T, ExitEvent>)
+          return "exit";
+        else if constexpr (std::is_same_v<T, SampleEvent>)
+          return "sample";
+        else
+          return "existing";
+      },
+      e);
+}
+
+const EventHeader &header_of(const Event &e) {
+  return std::visit([](const auto &ev) -> const EventHeader & { return ev.hdr; }, e);
+}
+
+const char *to_string(ExitMemSource s) {
+  switch (s) {
+  case ExitMemSource::AtExit:
+    return "exit";
+  case ExitMemSource::LastSample:
+    return "last_sample";
+  case ExitMemSource::None:
+    break;
+  }
+  return "none";
+}
+
+// Command names may hold any byte; the text output shows control bytes
+// escaped so one event stays one line.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string clock_time(uint64_t boottime_ns, const RenderContext &ctx) {
+  const int64_t real = static_cast<int64_t>(boottime_ns) + ctx.realtime_offset_ns;
+  const time_t secs = static_cast<time_t>(real / 1'000'000'000);
+  struct tm tm {};
+  localtime_r(&secs, &tm);
+  return fmt::format("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (real % 1'000'000'000) / 1'000'000);
+}
+
+std::string cgroup_of(const EventHeader &h, const RenderContext &ctx) {
+  if (ctx.cgroup_path)
+    if (auto p = ctx.cgroup_path(h.cgroup_id))
+      return *p;
+  return {};
+}
+
+void json_header(JsonWriter &w, const char *name, const EventHeader &h, const RenderContext &ctx) {
+  w.field("event", name);
+  w.field("ts_ns", h.ts_ns);
+  w.field("pid", h.proc.pid);
+  w.field("ppid", h.ppid);
+  if (h.ns_pid != h.proc.pid)
+    w.field("ns_pid", h.ns_pid);
+  w.field("comm", h.comm);
+  std::optional<std::string> cg = ctx.cgroup_path ? ctx.cgroup_path(h.cgroup_id) : std::nullopt;
+  w.field("cgroup", cg);
+  w.field("cgroup_id", h.cgroup_id);
+  w.field("start_ns", h.proc.start_ns);
+}
+
+void json_counters(JsonWriter &w, const ProcCounters &c) {
+  w.field("cpu_ns", c.cpu_ns);
+  w.field("rss_bytes", c.rss_bytes);
+  w.field("rss_anon_bytes", c.rss_anon_bytes);
+  w.field("rss_file_bytes", c.rss_file_bytes);
+  w.field("rss_shmem_bytes", c.rss_shmem_bytes);
+  w.field("rss_peak_bytes", c.rss_peak_bytes);
+}
+
+std::string json_event(const Event &event, const Attribution &attr, const RenderContext &ctx) {
+  std::string line;
+  JsonWriter w(line);
+  w.begin_object();
+  json_header(w, event_name(event), header_of(event), ctx);
+  std::visit(
+      [&](const auto &ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, ForkEvent>) {
+          w.field("child_pid", ev.child.pid);
+          w.field("child_start_ns", ev.child.start_ns);
+          if (ev.child_ns_pid != ev.child.pid)
+            w.field("child_ns_pid", ev.child_ns_pid);
+        } else if constexpr (std::is_same_v<T, ExecEvent>) {
+          w.field("filename", ev.filename);
+          if (ev.filename_truncated)
+            w.field("filename_truncated", true);
+          w.begin_array("argv");
+          for (const auto &a : ev.argv)
+            w.value(a);
+          w.end_array();
+          w.field("argv_truncated", ev.argv_truncated);
+          w.field("old_comm", ev.old_comm);
+          if (ev.exec_tid != ev.hdr.proc.pid)
+            w.field("exec_tid", ev.exec_tid);
+        } else if constexpr (std::is_same_v<T, ExitEvent>) {
+          w.field("exit_code", ev.exit_code);
+          w.field("signal", ev.signal);
+          if (ev.core_dumped)
+            w.field("core_dumped", true);
+          json_counters(w, ev.counters);
+          w.field("cpu_user_ns", ev.counters.cpu_user_ns);
+          w.field("cpu_sys_ns", ev.counters.cpu_sys_ns);
+          w.field("rss_avg_bytes", attr.rss_avg_bytes);
+          w.field("mem_source", to_string(ev.mem_source));
+          w.field("minflt", ev.minflt);
+          w.field("majflt", ev.majflt);
+          w.field("nvcsw", ev.nvcsw);
+          w.field("nivcsw", ev.nivcsw);
+          w.field("wall_ns", ev.hdr.ts_ns > ev.hdr.proc.start_ns ? ev.hdr.ts_ns - ev.hdr.proc.start_ns : 0);
+        } else if constexpr (std::is_same_v<T, SampleEvent>) {
+          json_counters(w, ev.counters);
+          w.field("rss_peak_sampled_bytes", ev.counters.rss_peak_sampled_bytes);
+        } else {
+          w.field("nr_threads", ev.nr_threads);
+        }
+      },
+      event);
+  if (attr.tracked) {
+    w.field("tree_root_pid", attr.tree_root.pid);
+    w.field("tree_root_start_ns", attr.tree_root.start_ns);
+  }
+  w.end_object();
+  return line;
+}
+
+std::string join_argv(const ExecEvent &ev) {
+  std::string out;
+  for (const auto &a : ev.argv) {
+    if (!out.empty())
+      out += ' ';
+    out += printable(a);
+  }
+  if (ev.argv_truncated)
+    out += " ...";
+  return out;
+}
+
+std::string text_event(const Event &event, const Attribution &attr, const RenderContext &ctx) {
+  const EventHeader &h = header_of(event);
+  std::string detail = std::visit(
+      [&](const auto &ev) -> std::string {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, ForkEvent>) {
+          return fmt::format("child={}", ev.child.pid);
+        } else if constexpr (std::is_same_v<T, ExecEvent>) {
+          return fmt::format("{} [{}] (was {})", printable(ev.filename), join_argv(ev), printable(ev.old_comm));
+        } else if constexpr (std::is_same_v<T, ExitEvent>) {
+          std::string how = ev.signal ? fmt::format("signal={}{}", ev.signal, ev.core_dumped ? " (core)" : "")
+                                      : fmt::format("code={}", ev.exit_code);
+          const uint64_t wall = ev.hdr.ts_ns > h.proc.start_ns ? ev.hdr.ts_ns - h.proc.start_ns : 0;
+          return fmt::format("{} cpu={} (user {}, sys {}) peak={} avg={} wall={}", how,
+                             format_duration_ns(ev.counters.cpu_ns), format_duration_ns(ev.counters.cpu_user_ns),
+                             format_duration_ns(ev.counters.cpu_sys_ns), format_bytes(ev.counters.rss_peak_bytes),
+                             format_bytes(attr.rss_avg_bytes), format_duration_ns(wall));
+        } else if constexpr (std::is_same_v<T, SampleEvent>) {
+          return fmt::format("cpu={} rss={} peak={}", format_duration_ns(ev.counters.cpu_ns),
+                             format_bytes(ev.counters.rss_bytes), format_bytes(ev.counters.rss_peak_bytes));
+        } else {
+          return fmt::format("threads={}", ev.nr_threads);
+        }
+      },
+      event);
+  return fmt::format("{} {:<8} {:>7} {:>7} {:<16} {} {}\n", clock_time(h.ts_ns, ctx), event_name(event), h.proc.pid,
+                     h.ppid, printable(h.comm), detail, cgroup_of(h, ctx));
+}
+
+std::string by_comm_text(const std::vector<CommUsage> &by_comm, size_t max_items) {
+  std::string out;
+  for (size_t i = 0; i < by_comm.size() && i < max_items; i++) {
+    const auto &c = by_comm[i];
+    if (!out.empty())
+      out += ", ";
+    out += printable(c.comm);
+    if (c.procs > 1)
+      out += fmt::format(" x{}", c.procs);
+    out += ": " + format_duration_ns(c.cpu_ns);
+  }
+  if (by_comm.size() > max_items)
+    out += fmt::format(", +{} more", by_comm.size() - max_items);
+  return out;
+}
+
+void json_by_comm(JsonWriter &w, const std::vector<CommUsage> &by_comm) {
+  w.begin_array("by_comm");
+  for (const auto &c : by_comm) {
+    w.begin_object();
+    w.field("comm", c.comm);
+    w.field("procs", c.procs);
+    w.field("cpu_ns", c.cpu_ns);
+    w.field("rss_peak_bytes", c.rss_peak_bytes);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+void json_process(JsonWriter &w, const ProcessReport &p) {
+  w.begin_object();
+  w.field("pid", p.key.pid);
+  w.field("start_ns", p.key.start_ns);
+  w.field("ppid", p.ppid);
+  w.field("comm", p.comm);
+  w.begin_array("comm_history");
+  for (const auto &c : p.comm_history)
+    w.value(c);
+  w.end_array();
+  w.field("learned_via", to_string(p.learned_via));
+  w.field("live", p.live);
+  w.field("cpu_ns", p.cpu_ns);
+  w.field("rss_bytes", p.rss_bytes);
+  w.field("rss_growth_bytes", static_cast<int64_t>(p.rss_bytes) - static_cast<int64_t>(p.rss_first_bytes));
+  w.field("rss_peak_bytes", p.rss_peak_bytes);
+  w.field("rss_avg_bytes", p.rss_avg_bytes);
+  w.field("wall_ns", p.wall_ns);
+  w.field("exit_code", p.exit_code);
+  w.field("signal", p.signal);
+  w.end_object();
+}
+
+std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report) {
+  std::string out;
+  for (const auto &t : trees) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("event", "tree");
+    w.field("ts_ns", now_ns);
+    w.field("final", final_report);
+    w.field("root_pid", t.root.pid);
+    w.field("root_start_ns", t.root.start_ns);
+    w.field("root_comm", t.root_comm);
+    w.field("procs_total", t.procs_total);
+    w.field("procs_live", t.procs_live);
+    w.field("cpu_ns", t.cpu_ns);
+    w.field("cpu_interval_ns", t.cpu_interval_ns);
+    w.field("rss_bytes", t.rss_bytes);
+    w.field("pss_bytes", t.pss_bytes);
+    w.field("rss_peak_bytes", t.rss_peak_bytes);
+    w.field("rss_avg_bytes", t.rss_avg_bytes);
+    w.field("proc_rss_peak_bytes", t.proc_rss_peak_bytes);
+    w.field("wall_ns", t.last_ts_ns > t.first_ts_ns ? t.last_ts_ns - t.first_ts_ns : 0);
+    json_by_comm(w, t.by_comm);
+    if (t.top_grower) {
+      w.begin_object("top_grower");
+      w.field("pid", t.top_grower->key.pid);
+      w.field("comm", t.top_grower->comm);
+      w.field("rss_growth_bytes",
+              static_cast<int64_t>(t.top_grower->rss_bytes) - static_cast<int64_t>(t.top_grower->rss_first_bytes));
+      w.end_object();
+    }
+    if (!t.processes.empty()) {
+      w.begin_array("processes");
+      for (const auto &p : t.processes)
+        json_process(w, p);
+      w.end_array();
+    }
+    w.end_object();
+  }
+  return out;
+}
+
+std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
+                       const RenderContext &ctx) {
+  std::string out = fmt::format("--- {} {} ({} trees)\n", final_report ? "final report" : "trees at",
+                                clock_time(now_ns, ctx), trees.size());
+  out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "ROOT", "COMM",
+                     "PROCS", "LIVE", "CPU/INT", "CPU", "RSS", "PSS", "RSS PEAK", "RSS AVG", "BY COMMAND");
+  for (const auto &t : trees) {
+    out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", t.root.pid,
+                       printable(t.root_comm), t.procs_total, t.procs_live, format_duration_ns(t.cpu_interval_ns),
+                       format_duration_ns(t.cpu_ns), format_bytes(t.rss_bytes),
+                       t.pss_bytes ? format_bytes(*t.pss_bytes) : std::string("-"), format_bytes(t.rss_peak_bytes),
+                       format_bytes(t.rss_avg_bytes), by_comm_text(t.by_comm, 4));
+    if (t.top_grower && t.top_grower->rss_bytes > t.top_grower->rss_first_bytes)
+      out += fmt::format("{:>8} growing: {} {} +{}\n", "", t.top_grower->key.pid, printable(t.top_grower->comm),
+                         format_bytes(t.top_grower->rss_bytes - t.top_grower->rss_first_bytes));
+    for (const auto &p : t.processes)
+      out += fmt::format("{:>8}   {:>7} {:<16} {:>5} cpu={} rss={} peak={} avg={} wall={}{}\n", "", p.key.pid,
+                         printable(p.comm), p.live ? "live" : "exit", format_duration_ns(p.cpu_ns),
+                         format_bytes(p.rss_bytes), format_bytes(p.rss_peak_bytes), format_bytes(p.rss_avg_bytes),
+                         format_duration_ns(p.wall_ns),
+                         p.signal ? fmt::format(" signal={}", *p.signal)
+                                  : (p.exit_code ? fmt::format(" code={}", *p.exit_code) : std::string()));
+  }
+  return out;
+}
+
+} // namespace
+
+std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx) {
+  return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx)
+                                          : text_event(event, attribution, ctx);
+}
+
+std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
+                         const RenderContext &ctx) {
+  return ctx.format == OutputFormat::Json ? json_trees(trees, now_ns, final_report)
+                                          : text_trees(trees, now_ns, final_report, ctx);
+}
+
+std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderContext &ctx) {
+  if (ctx.format == OutputFormat::Text)
+    return fmt::format("{} lost     {} records so far: {} ring buffer full, {} output too slow, {} untracked "
+                       "processes (kernel {}, userspace {})\n",
+                       clock_time(now_ns, ctx), loss.lost(), loss.dropped_kernel, loss.dropped_output,
+                       loss.proc_table_full + loss.procs_untracked, loss.proc_table_full, loss.procs_untracked);
+  std::string line;
+  JsonWriter w(line);
+  w.begin_object();
+  w.field("event", "lost");
+  w.field("ts_ns", now_ns);
+  w.field("lost", loss.lost());
+  w.field("attempts", loss.attempts);
+  w.field("delivered", loss.delivered);
+  w.field("dropped_kernel", loss.dropped_kernel);
+  w.field("dropped_output", loss.dropped_output);
+  w.field("proc_table_full", loss.proc_table_full);
+  w.field("procs_untracked", loss.procs_untracked);
+  w.end_object();
+  return line;
+}
+
+std::string render_summary(const RunSummary &s, uint64_t now_ns, const RenderContext &ctx) {
+  if (ctx.format == OutputFormat::Json) {
+    std::string line;
+    JsonWriter w(line);
+    w.begin_object();
+    w.field("event", "summary");
+    w.field("ts_ns", now_ns);
+    if (s.command)
+      w.field("command", *s.command);
+    w.field("exit_code", s.exit_code);
+    w.field("signal", s.signal);
+    w.field("procs", s.procs);
+    w.field("cpu_ns", s.cpu_ns);
+    w.field("rss_peak_bytes", s.rss_peak_bytes);
+    w.field("wall_ns", s.wall_ns);
+    w.field("lost", s.loss.lost());
+    w.field("attempts", s.loss.attempts);
+    w.field("delivered", s.loss.delivered);
+    w.field("dropped_kernel", s.loss.dropped_kernel);
+    w.field("dropped_output", s.loss.dropped_output);
+    json_by_comm(w, s.by_comm);
+    w.end_object();
+    return line;
+  }
+  std::string status;
+  if (s.signal)
+    status = fmt::format(" was killed by signal {}", *s.signal);
+  else if (s.exit_code)
+    status = fmt::format(" exited with code {}", *s.exit_code);
+  std::string out = fmt::format("--- summary{}{}\n", s.command ? ": " + printable(*s.command) : std::string(), status);
+  out += fmt::format("processes {}, CPU {}, largest peak RSS {}, wall {}, lost {}\n", s.procs,
+                     format_duration_ns(s.cpu_ns), format_bytes(s.rss_peak_bytes), format_duration_ns(s.wall_ns),
+                     s.loss.lost());
+  if (!s.by_comm.empty())
+    out += "by command: " + by_comm_text(s.by_comm, 12) + "\n";
+  return out;
+}
+
+} // namespace treetrace
