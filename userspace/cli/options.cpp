@@ -1,0 +1,184 @@
+#include "cli/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "treetrace/events.h"
+#include "util/comm_pattern.h"
+#include "util/duration.h"
+
+namespace treetrace {
+namespace {
+
+std::optional<std::string> read_text(const char *path) {
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// "fork,exec" -> selection; error text on an unknown name.
+std::variant<EventSelection, std::string> parse_events(const std::string &list) {
+  EventSelection sel{false, false, false, false, false};
+  std::stringstream ss(list);
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    if (name == "fork")
+      sel.fork = true;
+    else if (name == "exec")
+      sel.exec = true;
+    else if (name == "exit")
+      sel.exit = true;
+    else if (name == "sample")
+      sel.sample = true;
+    else if (name == "existing")
+      sel.existing = true;
+    else if (name == "all")
+      sel = {true, true, true, true, true};
+    else if (name == "none")
+      sel = {false, false, false, false, false};
+    else
+      return "--events: unknown event '" + name + "' (known: fork, exec, exit, sample, existing, all, none)";
+  }
+  return sel;
+}
+
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string &s) -> std::string {
+        auto ns = parse_duration_ns(s);
+        if (!ns || *ns == 0)
+          return "'" + s + "' is not a positive duration (examples: 500ms, 30s, 5m, 1h)";
+        return {};
+      },
+      "DURATION");
+}
+
+bool is_power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
+
+} // namespace
+
+std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
+  Options o;
+  CLI::App app{"treetrace: per-process-tree CPU and memory accounting from the kernel, via eBPF", "treetrace"};
+  app.set_version_flag("--version", "treetrace 0.1.0");
+
+  std::vector<std::string> comm_raw, cgroup_raw;
+  std::vector<int64_t> pid_raw;
+  std::string format = "text", events = "exec,exit", interval, duration;
+  uint64_t ringbuf_bytes = o.ringbuf_bytes, max_procs = o.max_procs, output_queue = o.output_queue_bytes;
+  bool verbose = false;
+
+  app.add_option("--comm", comm_raw,
+                 "Trace processes whose command name matches PATTERN (exact, or a glob with * and ?), and "
+                 "everything they start. Repeatable.")
+      ->type_name("PATTERN");
+  app.add_option("--cgroup", cgroup_raw,
+                 "Trace processes in cgroup v2 PATH or below (absolute, or relative to the cgroup2 mount), and "
+                 "everything they start. Repeatable.")
+      ->type_name("PATH");
+  app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")
+      ->type_name("PID");
+  app.add_option("--format", format, "Output format: text or json (JSON Lines)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--events", events, "Events to print: fork,exec,exit,sample,existing, all or none")
+      ->type_name("LIST");
+  app.add_option("--interval", interval, "Print a snapshot of every live tree every DURATION")
+      ->check(duration_validator());
+  app.add_option("--duration", duration, "Stop after DURATION (node mode)")->check(duration_validator());
+  app.add_flag("--wait-tree", o.wait_tree,
+               "With COMMAND: keep tracing until every descendant has exited, daemons included");
+  app.add_flag("--kernel-threads", o.kernel_threads, "Also trace kernel threads");
+  app.add_flag("--verbose", verbose, "Per-process numbers in tree reports");
+  app.add_flag("-v", o.log_verbosity, "Diagnostics on stderr: -v debug, -vv also libbpf's messages");
+  app.add_option("--ringbuf-size", ringbuf_bytes, "Kernel ring buffer size in bytes (a power of two)")
+      ->capture_default_str();
+  app.add_option("--max-procs", max_procs, "Processes tracked at once, in the kernel and in userspace")
+      ->capture_default_str();
+  app.add_option("--output-queue", output_queue,
+                 "Bytes of output held for a slow stdout before lines are dropped (and counted)")
+      ->capture_default_str();
+  app.add_option("--pss-budget", o.pss_budget, "At most this many /proc/PID/smaps_rollup reads per --interval")
+      ->capture_default_str();
+  app.add_option("command", o.command, "COMMAND [ARG...] to run and trace (after --)")->type_name("");
+  app.positionals_at_end();
+  app.footer("Examples:\n"
+             "  treetrace                                   trace every process on the node\n"
+             "  treetrace --comm celery --interval 5s       Celery trees, a snapshot every 5 s\n"
+             "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    return OptionsExit{0, app.help()};
+  } catch (const CLI::CallForVersion &) {
+    return OptionsExit{0, "treetrace 0.1.0\n"};
+  } catch (const CLI::ParseError &e) {
+    return OptionsExit{2, e.what()};
+  }
+
+  auto fail = [](std::string msg) { return OptionsExit{2, std::move(msg)}; };
+
+  o.format = format == "json" ? OutputFormat::Json : OutputFormat::Text;
+  o.per_process = verbose;
+  auto sel = parse_events(events);
+  if (auto *err = std::get_if<std::string>(&sel))
+    return fail(*err);
+  o.events = std::get<EventSelection>(sel);
+  if (!interval.empty())
+    o.interval_ns = parse_duration_ns(interval);
+  if (!duration.empty())
+    o.duration_ns = parse_duration_ns(duration);
+  if (o.wait_tree && o.command.empty())
+    return fail("--wait-tree needs a COMMAND to run");
+  if (!is_power_of_two(ringbuf_bytes) || ringbuf_bytes < 4096 || ringbuf_bytes > (1u << 30))
+    return fail("--ringbuf-size must be a power of two between 4096 and 1073741824");
+  if (max_procs < 16 || max_procs > (1u << 24))
+    return fail("--max-procs must be between 16 and 16777216");
+  if (output_queue < 4096)
+    return fail("--output-queue must be at least 4096 bytes");
+  o.ringbuf_bytes = static_cast<uint32_t>(ringbuf_bytes);
+  o.max_procs = static_cast<uint32_t>(max_procs);
+  o.output_queue_bytes = output_queue;
+
+  if (comm_raw.size() > TT_MAX_COMM_PATTERNS)
+    return fail("at most " + std::to_string(TT_MAX_COMM_PATTERNS) + " --comm patterns");
+  for (const auto &p : comm_raw) {
+    auto norm = normalize_comm_pattern(p);
+    if (auto *err = std::get_if<CommPatternError>(&norm))
+      return fail("--comm '" + p + "': " + err->message);
+    o.comm_patterns.push_back(std::get<std::string>(norm));
+  }
+
+  if (auto mountinfo = read_text("/proc/self/mountinfo"))
+    o.cgroup_mount = find_cgroup2_mount(*mountinfo).value_or("");
+  if (cgroup_raw.size() > TT_MAX_CGROUP_FILTERS)
+    return fail("at most " + std::to_string(TT_MAX_CGROUP_FILTERS) + " --cgroup paths");
+  for (const auto &p : cgroup_raw) {
+    if (o.cgroup_mount.empty())
+      return fail("--cgroup '" + p + "': no cgroup2 filesystem is mounted");
+    auto target = resolve_cgroup(p, o.cgroup_mount);
+    if (auto *err = std::get_if<std::string>(&target))
+      return fail("--cgroup: " + *err);
+    o.cgroups.push_back(std::get<CgroupTarget>(target));
+  }
+
+  if (pid_raw.size() > TT_MAX_PID_FILTERS)
+    return fail("at most " + std::to_string(TT_MAX_PID_FILTERS) + " --pid values");
+  for (int64_t pid : pid_raw) {
+    if (pid <= 0 || pid > (1 << 22))
+      return fail("--pid " + std::to_string(pid) + ": not a valid process id");
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      return fail("--pid " + std::to_string(pid) + ": no such process");
+    o.pids.push_back(static_cast<uint32_t>(pid));
+  }
+  return o;
+}
+
+} // namespace treetrace

@@ -1,0 +1,507 @@
+#include "cli/runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/aggregator.h"
+#include "core/decode.h"
+#include "loader/tracer.h"
+#include "output/output_queue.h"
+#include "output/render.h"
+#include "util/cgroup.h"
+#include "util/unique_fd.h"
+#include "util/proc_parse.h"
+
+namespace treetrace {
+namespace {
+
+constexpr uint64_t kSecond = 1'000'000'000ull;
+// After the command is reaped, its last records may still be in flight:
+// the exit record is made at the final context switch, just after the
+// parent is notified.
+constexpr uint64_t kExitRecordGraceNs = 2 * kSecond;
+
+uint64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * kSecond + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t boottime_ns() { return clock_ns(CLOCK_BOOTTIME); }
+
+
+// Finds COMMAND the way a shell does, so "not found" is reported up front.
+std::variant<std::string, int> resolve_command(const std::string &name) {
+  auto executable = [](const std::string &path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+  };
+  if (name.find('/') != std::string::npos) {
+    if (access(name.c_str(), F_OK) != 0)
+      return 127;
+    return executable(name) ? std::variant<std::string, int>(name) : 126;
+  }
+  const char *path_env = getenv("PATH");
+  std::string path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  bool found_not_executable = false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos)
+      end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (executable(candidate))
+      return candidate;
+    if (access(candidate.c_str(), F_OK) == 0)
+      found_not_executable = true;
+    start = end + 1;
+  }
+  return found_not_executable ? 126 : 127;
+}
+
+// The command is forked first and held at a pipe until the tracer is
+// attached, so its very first instruction is already traced.
+struct HeldChild {
+  pid_t pid = -1;
+  UniqueFd release_fd{-1};
+};
+
+HeldChild fork_held(const std::string &path, const std::vector<std::string> &argv, const sigset_t &original_mask) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return HeldChild{};
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[1]);
+    sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    char go = 0;
+    ssize_t n;
+    do
+      n = read(fds[0], &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+      _exit(126); // treetrace failed to start: never run untraced
+    std::vector<char *> args;
+    for (const auto &a : argv)
+      args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    execv(path.c_str(), args.data());
+    fprintf(stderr, "treetrace: %s: %s\n", argv[0].c_str(), strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  close(fds[0]);
+  HeldChild child;
+  child.pid = pid;
+  child.release_fd.reset(fds[1]);
+  if (pid < 0)
+    child.release_fd.reset();
+  return child;
+}
+
+class Session {
+public:
+  explicit Session(const Options &options) : options_(options) {}
+
+  int run();
+
+private:
+  TracerConfig tracer_config() const;
+  AggregatorConfig aggregator_config() const;
+  void on_record(const void *data, size_t size);
+  bool wants(const Event &e) const;
+  void emit(std::string line) {
+    if (!output_->try_push(std::move(line)))
+      spdlog::debug("output queue full: line dropped");
+  }
+  void emit_report(std::string text) { output_->push_wait(std::move(text), 5000); }
+  void snapshot_trees(uint64_t now);
+  void measure_pss(std::vector<TreeReport> &trees);
+  LossReport loss() const;
+  void report_loss_if_grown(uint64_t now);
+  bool command_tree_done(uint64_t now);
+  void finish(uint64_t now);
+  int exit_status() const;
+
+  const Options &options_;
+  std::unique_ptr<Tracer> tracer_;
+  Aggregator aggregator_{aggregator_config()};
+  std::unique_ptr<OutputQueue> output_;
+  std::unique_ptr<CgroupPathCache> cgroups_;
+  RenderContext render_;
+  uint64_t delivered_ = 0;
+  uint64_t decode_errors_ = 0;
+  uint64_t last_reported_loss_ = 0;
+
+  // run-a-command mode
+  pid_t child_pid_ = -1;
+  std::optional<ProcKey> child_key_;
+  std::optional<int> child_status_;
+  uint64_t child_reaped_at_ = 0;
+  bool child_exit_seen_ = false;
+  uint64_t last_liveness_check_ = 0;
+  uint64_t started_at_ = 0;
+};
+
+TracerConfig Session::tracer_config() const {
+  TracerConfig c;
+  c.trace_kernel_threads = options_.kernel_threads;
+  c.comm_patterns = options_.comm_patterns;
+  for (const auto &cg : options_.cgroups)
+    c.cgroups.push_back({cg.id, cg.level});
+  c.pids = options_.pids;
+  if (child_pid_ > 0)
+    c.pids.push_back(static_cast<uint32_t>(child_pid_));
+  c.sample_interval_ns = options_.interval_ns.value_or(kSecond);
+  c.ringbuf_bytes = options_.ringbuf_bytes;
+  c.max_procs = options_.max_procs;
+  // Wake the reader once a sixteenth of the ring is used; the poll timeout
+  // bounds the delay of a lone record.
+  c.wakeup_min_bytes = options_.ringbuf_bytes / 16;
+  c.libbpf_verbosity = options_.log_verbosity >= 2 ? 2 : options_.log_verbosity >= 1 ? 1 : 0;
+  return c;
+}
+
+AggregatorConfig Session::aggregator_config() const {
+  AggregatorConfig c;
+  c.max_live_procs = options_.max_procs;
+  // Node-wide: every service (child of init) is its own tree.
+  c.init_children_are_roots = options_.command.empty() && options_.pids.empty() &&
+                              options_.comm_patterns.empty() && options_.cgroups.empty();
+  return c;
+}
+
+bool Session::wants(const Event &e) const {
+  const EventSelection &s = options_.events;
+  switch (e.index()) {
+  case 0:
+    return s.fork;
+  case 1:
+    return s.exec;
+  case 2:
+    return s.exit;
+  case 3:
+    return s.sample;
+  default:
+    return s.existing;
+  }
+}
+
+void Session::on_record(const void *data, size_t size) {
+  delivered_++;
+  DecodeResult r = decode_event(data, size);
+  if (!r.event) {
+    decode_errors_++;
+    spdlog::debug("undecodable record ({} bytes): {}", size, to_string(r.error));
+    return;
+  }
+  const Event &event = *r.event;
+  Attribution attr = aggregator_.on_event(event);
+  if (child_key_ && !child_exit_seen_)
+    if (const auto *exit = std::get_if<ExitEvent>(&event); exit && exit->hdr.proc == *child_key_)
+      child_exit_seen_ = true;
+  if (!child_key_ && child_pid_ > 0) {
+    // The held child is found by the startup scan: that fixes its identity.
+    if (const auto *ex = std::get_if<ExistingEvent>(&event);
+        ex && ex->hdr.proc.pid == static_cast<uint32_t>(child_pid_))
+      child_key_ = ex->hdr.proc;
+  }
+  if (wants(event))
+    emit(render_event(event, attr, render_));
+}
+
+LossReport Session::loss() const {
+  KernelCounters k = tracer_->counters();
+  LossReport l;
+  l.attempts = k.total_attempts();
+  l.delivered = delivered_;
+  l.dropped_kernel = k.total_dropped();
+  l.dropped_output = output_->dropped_lines();
+  l.proc_table_full = k.proc_table_full;
+  l.procs_untracked = aggregator_.stats().procs_untracked;
+  return l;
+}
+
+void Session::report_loss_if_grown(uint64_t now) {
+  LossReport l = loss();
+  if (l.lost() == last_reported_loss_)
+    return;
+  spdlog::warn("lost {} records so far ({} ring buffer full, {} output too slow, {} processes untracked)", l.lost(),
+               l.dropped_kernel, l.dropped_output, l.proc_table_full + l.procs_untracked);
+  last_reported_loss_ = l.lost();
+  emit(render_lost(l, now, render_));
+}
+
+void Session::measure_pss(std::vector<TreeReport> &trees) {
+  // Bounded and rate-limited: at most pss_budget smaps_rollup reads per
+  // snapshot, off the event path. A tree only partly measured keeps no PSS
+  // rather than a wrong one.
+  uint32_t budget = options_.pss_budget;
+  for (auto &tree : trees) {
+    std::vector<ProcKey> members = aggregator_.live_members(tree.root);
+    if (members.size() > budget)
+      continue;
+    uint64_t pss = 0;
+    for (const ProcKey &m : members) {
+      budget--;
+      if (auto rollup = read_smaps_rollup(static_cast<int>(m.pid)))
+        pss += rollup->pss_bytes; // a member that vanished meanwhile holds no memory
+    }
+    aggregator_.set_tree_pss(tree.root, pss);
+    tree.pss_bytes = pss;
+  }
+}
+
+void Session::snapshot_trees(uint64_t now) {
+  std::vector<TreeReport> trees = aggregator_.snapshot(now, options_.per_process);
+  measure_pss(trees);
+  if (!trees.empty())
+    emit(render_trees(trees, now, false, render_));
+}
+
+// In run-a-command mode: is there nothing left to wait for?
+bool Session::command_tree_done(uint64_t now) {
+  if (!child_status_)
+    return false;
+  const bool grace_over = now - child_reaped_at_ > kExitRecordGraceNs;
+  if (!child_exit_seen_ && !grace_over)
+    return false;
+  if (!options_.wait_tree || !child_key_)
+    return true;
+  // Members whose exit record never came (lost) are checked against the
+  // live system once a second, so a lost record cannot hang the wait.
+  if (now - last_liveness_check_ < kSecond)
+    return false;
+  last_liveness_check_ = now;
+  for (const ProcKey &m : aggregator_.live_members(*child_key_)) {
+    auto stat = read_proc_stat(static_cast<int>(m.pid));
+    if (stat && stat->state != 'Z' && stat->state != 'X')
+      return false;
+  }
+  return true;
+}
+
+int Session::exit_status() const {
+  if (!child_status_)
+    return 0;
+  if (WIFSIGNALED(*child_status_))
+    return 128 + WTERMSIG(*child_status_);
+  return WEXITSTATUS(*child_status_);
+}
+
+void Session::finish(uint64_t now) {
+  tracer_->consume();
+  std::vector<TreeReport> trees;
+  RunSummary summary;
+  summary.loss = loss();
+  if (child_key_) {
+    if (auto tree = aggregator_.tree(*child_key_, now, options_.per_process))
+      trees.push_back(*tree);
+  } else {
+    trees = aggregator_.final_report(now, options_.per_process);
+  }
+  for (const auto &t : trees) {
+    summary.procs += t.procs_total;
+    summary.cpu_ns += t.cpu_ns;
+    summary.rss_peak_bytes = std::max(summary.rss_peak_bytes, t.proc_rss_peak_bytes);
+    for (const auto &c : t.by_comm) {
+      auto it = std::find_if(summary.by_comm.begin(), summary.by_comm.end(),
+                             [&](const CommUsage &u) { return u.comm == c.comm; });
+      if (it == summary.by_comm.end()) {
+        summary.by_comm.push_back(c);
+      } else {
+        it->procs += c.procs;
+        it->cpu_ns += c.cpu_ns;
+        it->rss_peak_bytes = std::max(it->rss_peak_bytes, c.rss_peak_bytes);
+      }
+    }
+  }
+  std::sort(summary.by_comm.begin(), summary.by_comm.end(),
+            [](const CommUsage &a, const CommUsage &b) { return a.cpu_ns > b.cpu_ns; });
+  summary.wall_ns = now - started_at_;
+  if (!options_.command.empty()) {
+    std::string cmd;
+    for (const auto &a : options_.command)
+      cmd += (cmd.empty() ? "" : " ") + a;
+    summary.command = cmd;
+    if (child_key_ && !trees.empty())
+      summary.wall_ns = trees.front().last_ts_ns > child_key_->start_ns ? trees.front().last_ts_ns - child_key_->start_ns
+                                                                        : summary.wall_ns;
+    if (child_status_ && WIFSIGNALED(*child_status_))
+      summary.signal = WTERMSIG(*child_status_);
+    else if (child_status_)
+      summary.exit_code = WEXITSTATUS(*child_status_);
+  }
+  if (!trees.empty())
+    emit_report(render_trees(trees, now, true, render_));
+  emit_report(render_summary(summary, now, render_));
+  if (summary.loss.lost())
+    spdlog::warn("{} records lost in total: {} ring buffer full, {} output too slow, {} processes untracked",
+                 summary.loss.lost(), summary.loss.dropped_kernel, summary.loss.dropped_output,
+                 summary.loss.proc_table_full + summary.loss.procs_untracked);
+  if (decode_errors_)
+    spdlog::warn("{} records could not be decoded", decode_errors_);
+}
+
+int Session::run() {
+  // Signals arrive through a signalfd in the event loop. The mask is set
+  // before any thread starts, so every thread inherits it.
+  sigset_t handled, original;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGTERM);
+  sigaddset(&handled, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &handled, &original);
+  signal(SIGPIPE, SIG_IGN); // a closed stdout shows up as EPIPE in the writer
+
+  HeldChild child;
+  if (!options_.command.empty()) {
+    auto resolved = resolve_command(options_.command[0]);
+    if (auto *code = std::get_if<int>(&resolved)) {
+      spdlog::error("{}: {}", options_.command[0], *code == 127 ? "command not found" : "Permission denied");
+      return *code;
+    }
+    child = fork_held(std::get<std::string>(resolved), options_.command, original);
+    if (child.pid < 0) {
+      spdlog::error("cannot start {}: {}", options_.command[0], strerror(errno));
+      return 1;
+    }
+    child_pid_ = child.pid;
+  }
+  auto abandon_child = [&] {
+    if (child_pid_ > 0) {
+      child.release_fd.reset(); // the held child exits without running COMMAND
+      waitpid(child_pid_, nullptr, 0);
+    }
+  };
+
+  output_ = std::make_unique<OutputQueue>(STDOUT_FILENO, options_.output_queue_bytes);
+  render_.format = options_.format;
+  render_.realtime_offset_ns =
+      static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(boottime_ns());
+  if (!options_.cgroup_mount.empty()) {
+    cgroups_ = std::make_unique<CgroupPathCache>(options_.cgroup_mount);
+    render_.cgroup_path = [this](uint64_t id) { return cgroups_->lookup(id); };
+  }
+
+  auto created = Tracer::create(tracer_config(), [this](const void *d, size_t n) { on_record(d, n); });
+  if (auto *err = std::get_if<std::string>(&created)) {
+    spdlog::error("{}", *err);
+    abandon_child();
+    return 1;
+  }
+  tracer_ = std::move(std::get<std::unique_ptr<Tracer>>(created));
+  spdlog::debug("kernel {}: sched_process_exit {} group_dead", tracer_->features().release,
+                tracer_->features().exit_tp_has_group_dead ? "has" : "lacks");
+  started_at_ = boottime_ns();
+  if (auto err = tracer_->start()) {
+    spdlog::error("{}", *err);
+    abandon_child();
+    return 1;
+  }
+  aggregator_.finish_startup_scan();
+  tracer_->consume();
+
+  if (child_pid_ > 0) {
+    if (!child_key_) {
+      spdlog::error("the command's process was not found by the startup scan; not running it untraced");
+      abandon_child();
+      return 1;
+    }
+    char go = 1;
+    if (write(child.release_fd.get(), &go, 1) != 1) {
+      spdlog::error("cannot release the command: {}", strerror(errno));
+      abandon_child();
+      return 1;
+    }
+    child.release_fd.reset();
+  }
+
+  UniqueFd sigfd(signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  UniqueFd epfd(epoll_create1(EPOLL_CLOEXEC));
+  if (sigfd.get() < 0 || epfd.get() < 0) {
+    spdlog::error("cannot set up the event loop: {}", strerror(errno));
+    return 1;
+  }
+  for (int fd : {tracer_->ring_fd(), sigfd.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epfd.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  const uint64_t deadline = options_.duration_ns ? started_at_ + *options_.duration_ns : UINT64_MAX;
+  uint64_t next_snapshot = options_.interval_ns ? started_at_ + *options_.interval_ns : UINT64_MAX;
+  uint64_t next_loss_check = started_at_ + kSecond;
+  bool stop = false;
+  while (!stop) {
+    epoll_event events[4];
+    // The poll timeout bounds how long a record waits when wakeups are batched.
+    int n = epoll_wait(epfd.get(), events, 4, 100);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("event loop: {}", strerror(errno));
+      break;
+    }
+    tracer_->consume();
+
+    signalfd_siginfo si{};
+    while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGCHLD) {
+        int status = 0;
+        if (child_pid_ > 0 && !child_status_ && waitpid(child_pid_, &status, WNOHANG) == child_pid_) {
+          child_status_ = status;
+          child_reaped_at_ = boottime_ns();
+        }
+      } else if (child_pid_ > 0 && !child_status_) {
+        // The command decides how to end: a signal sent to treetrace is
+        // passed on (a terminal's ^C already reached the whole group).
+        if (si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE)
+          kill(child_pid_, static_cast<int>(si.ssi_signo));
+      } else {
+        stop = true;
+      }
+    }
+
+    const uint64_t now = boottime_ns();
+    if (now >= next_snapshot) {
+      snapshot_trees(now);
+      next_snapshot = now + *options_.interval_ns;
+    }
+    if (now >= next_loss_check) {
+      report_loss_if_grown(now);
+      next_loss_check = now + kSecond;
+    }
+    if (output_->fd_closed())
+      return child_pid_ > 0 ? exit_status() : 0; // nobody reads: leave quietly
+    if (now >= deadline && child_pid_ < 0)
+      stop = true;
+    if (child_pid_ > 0 && command_tree_done(now))
+      stop = true;
+  }
+
+  finish(boottime_ns());
+  output_->flush(5000);
+  return exit_status();
+}
+
+} // namespace
+
+int run(const Options &options) {
+  Session session(options);
+  return session.run();
+}
+
+} // namespace treetrace

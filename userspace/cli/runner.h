@@ -1,0 +1,11 @@
+// Runs a tracing session: node-wide until stopped, or around one command.
+// Returns the process exit status treetrace should end with.
+#pragma once
+
+#include "cli/options.h"
+
+namespace treetrace {
+
+int run(const Options &options);
+
+} // namespace treetrace
