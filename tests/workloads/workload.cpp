@@ -1,0 +1,308 @@
+// Workloads the integration tests run under treetrace. Each process that
+// matters writes the kernel's own account of itself (VmHWM from
+// /proc/self/status, rusage) as one JSON line appended to $TT_TRUTH, so the
+// tests compare treetrace against the kernel, not against constants.
+//
+//   tt_workload burn MS                 burn MS ms of CPU, record, exit
+//   tt_workload spike MIB HOLD_MS       touch MIB MiB, hold, free, record
+//   tt_workload grow MIB STEPS STEP_MS  grow RSS by MIB MiB per step (a leak)
+//   tt_workload threads MS              leader exits first; a thread burns MS
+//   tt_workload exec-from-thread PROG.. a non-leader thread calls execv
+//   tt_workload prefork N MS            fork N workers (no exec) burning MS
+//   tt_workload daemon MS               double-fork a daemon that burns MS
+//   tt_workload wait4 PROG ARGS..       run PROG, record its wait4() rusage
+//   tt_workload pool W T SPIKE_MIB      prefork pool, see run_pool()
+//   tt_workload signal SIG              kill itself with SIG
+//   tt_workload exit CODE               exit with CODE
+//   tt_workload sleep MS
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+uint64_t now_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+long status_kb(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f)
+    return -1;
+  char line[256];
+  long value = -1;
+  const size_t n = strlen(field);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':')
+      value = strtol(line + n + 1, nullptr, 10);
+  fclose(f);
+  return value;
+}
+
+void append_truth(const std::string &json) {
+  const char *path = getenv("TT_TRUTH");
+  if (!path)
+    return;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  std::string line = json + "\n";
+  // O_APPEND writes of one small buffer do not interleave between processes.
+  ssize_t ignored = write(fd, line.data(), line.size());
+  (void)ignored;
+  close(fd);
+}
+
+uint64_t timeval_us(const timeval &tv) {
+  return static_cast<uint64_t>(tv.tv_sec) * 1'000'000ull + static_cast<uint64_t>(tv.tv_usec);
+}
+
+// What this process knows about itself just before it exits.
+void record_self(const char *role) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  append_truth("{\"kind\":\"self\",\"role\":\"" + std::string(role) + "\",\"pid\":" + std::to_string(getpid()) +
+               ",\"ppid\":" + std::to_string(getppid()) + ",\"vmhwm_kb\":" + std::to_string(status_kb("VmHWM")) +
+               ",\"vmrss_kb\":" + std::to_string(status_kb("VmRSS")) +
+               ",\"cpu_us\":" + std::to_string(timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime)) + "}");
+}
+
+void burn_thread_cpu(uint64_t ms) {
+  const uint64_t until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ms * 1'000'000ull;
+  volatile uint64_t sink = 0;
+  while (now_ns(CLOCK_THREAD_CPUTIME_ID) < until)
+    for (int i = 0; i < 10000; i++)
+      sink = sink + static_cast<uint64_t>(i);
+}
+
+void hold_for(uint64_t ms) {
+  const uint64_t until = now_ns(CLOCK_MONOTONIC) + ms * 1'000'000ull;
+  volatile uint64_t sink = 0;
+  // Busy-wait: the spike must not depend on the process being switched out.
+  while (now_ns(CLOCK_MONOTONIC) < until)
+    sink = sink + 1;
+}
+
+void touch_and_free(size_t mib, uint64_t hold_ms) {
+  const size_t bytes = mib << 20;
+  void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    perror("mmap");
+    exit(3);
+  }
+  memset(p, 0x5a, bytes);
+  hold_for(hold_ms);
+  munmap(p, bytes);
+}
+
+int run_burn(uint64_t ms) {
+  burn_thread_cpu(ms);
+  record_self("burn");
+  return 0;
+}
+
+int run_spike(size_t mib, uint64_t hold_ms) {
+  burn_thread_cpu(5);
+  touch_and_free(mib, hold_ms);
+  burn_thread_cpu(5);
+  record_self("spike");
+  return 0;
+}
+
+int run_grow(size_t mib, int steps, uint64_t step_ms) {
+  for (int i = 0; i < steps; i++) {
+    void *p = mmap(nullptr, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      return 3;
+    memset(p, 0x33, mib << 20); // leaked on purpose
+    usleep(static_cast<useconds_t>(step_ms * 1000));
+  }
+  record_self("grow");
+  return 0;
+}
+
+uint64_t g_thread_burn_ms = 0;
+
+void *burner(void *) {
+  burn_thread_cpu(g_thread_burn_ms);
+  record_self("threads");
+  return nullptr;
+}
+
+int run_threads(uint64_t ms) {
+  g_thread_burn_ms = ms;
+  pthread_t t;
+  if (pthread_create(&t, nullptr, burner, nullptr) != 0)
+    return 3;
+  // The leader leaves first; the process lives on in the other thread and
+  // exits with status 0 when that thread returns.
+  pthread_exit(nullptr);
+}
+
+char **g_exec_argv = nullptr;
+
+void *exec_thread(void *) {
+  usleep(20000);
+  execv(g_exec_argv[0], g_exec_argv);
+  perror("execv");
+  _exit(127);
+}
+
+int run_exec_from_thread(char **argv) {
+  g_exec_argv = argv;
+  pthread_t t;
+  if (pthread_create(&t, nullptr, exec_thread, nullptr) != 0)
+    return 3;
+  for (;;)
+    pause();
+}
+
+int run_prefork(int n, uint64_t ms) {
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      burn_thread_cpu(ms);
+      record_self("worker");
+      _exit(0);
+    }
+  }
+  while (wait(nullptr) > 0) {
+  }
+  record_self("master");
+  return 0;
+}
+
+int run_daemon(uint64_t ms) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (fork() == 0) {
+      setsid();
+      burn_thread_cpu(ms);
+      record_self("daemon");
+      _exit(0);
+    }
+    _exit(0); // the intermediate exits at once: the daemon is reparented
+  }
+  waitpid(pid, nullptr, 0);
+  record_self("daemon-parent");
+  return 0;
+}
+
+int run_wait4(char **argv) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int status = 0;
+  rusage ru{};
+  if (wait4(pid, &status, 0, &ru) != pid)
+    return 3;
+  append_truth("{\"kind\":\"wait4\",\"pid\":" + std::to_string(pid) + ",\"status\":" + std::to_string(status) +
+               ",\"cpu_us\":" + std::to_string(timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime)) +
+               ",\"maxrss_kb\":" + std::to_string(ru.ru_maxrss) + "}");
+  return 0;
+}
+
+// A prefork pool like Celery's: the master forks W workers; each worker runs
+// T tasks, each task a short subprocess (fork+exec of this binary). Worker 0
+// leaks; worker 1's first task spikes SPIKE_MIB for 15 ms; worker 2's first
+// task double-forks a daemon.
+int run_pool(const char *self, int workers, int tasks, size_t spike_mib) {
+  std::vector<pid_t> pids;
+  for (int w = 0; w < workers; w++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<void *> leaked;
+      for (int t = 0; t < tasks; t++) {
+        if (w == 0) {
+          void *p = mmap(nullptr, 8u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          if (p != MAP_FAILED) {
+            memset(p, 0x11, 8u << 20);
+            leaked.push_back(p);
+          }
+        }
+        std::string spike = std::to_string(spike_mib);
+        pid_t task = fork();
+        if (task == 0) {
+          if (w == 1 && t == 0)
+            execl(self, "tt_task", "spike", spike.c_str(), "15", static_cast<char *>(nullptr));
+          else if (w == 2 && t == 0)
+            execl(self, "tt_task", "daemon", "60", static_cast<char *>(nullptr));
+          else
+            execl(self, "tt_task", "burn", "20", static_cast<char *>(nullptr));
+          _exit(127);
+        }
+        waitpid(task, nullptr, 0);
+        burn_thread_cpu(10);
+        usleep(30000);
+      }
+      record_self(w == 0 ? "leaky-worker" : "worker");
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids)
+    waitpid(pid, nullptr, 0);
+  record_self("master");
+  return 0;
+}
+
+int usage() {
+  fprintf(stderr, "usage: tt_workload MODE ARGS... (see the source)\n");
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usage();
+  const std::string mode = argv[1];
+  auto arg = [&](int i) -> uint64_t { return i < argc ? strtoull(argv[i], nullptr, 10) : 0; };
+  if (mode == "burn")
+    return run_burn(arg(2));
+  if (mode == "spike")
+    return run_spike(arg(2), arg(3));
+  if (mode == "grow")
+    return run_grow(arg(2), static_cast<int>(arg(3)), arg(4));
+  if (mode == "threads")
+    return run_threads(arg(2));
+  if (mode == "exec-from-thread" && argc > 2)
+    return run_exec_from_thread(argv + 2);
+  if (mode == "prefork")
+    return run_prefork(static_cast<int>(arg(2)), arg(3));
+  if (mode == "daemon")
+    return run_daemon(arg(2));
+  if (mode == "wait4" && argc > 2)
+    return run_wait4(argv + 2);
+  if (mode == "pool")
+    return run_pool("/proc/self/exe", static_cast<int>(arg(2)), static_cast<int>(arg(3)), arg(4));
+  if (mode == "signal") {
+    signal(static_cast<int>(arg(2)), SIG_DFL);
+    burn_thread_cpu(5);
+    kill(getpid(), static_cast<int>(arg(2)));
+    pause();
+    return 3;
+  }
+  if (mode == "exit")
+    return static_cast<int>(arg(2));
+  if (mode == "sleep") {
+    usleep(static_cast<useconds_t>(arg(2) * 1000));
+    return 0;
+  }
+  return usage();
+}
