@@ -68,30 +68,16 @@ static __always_inline long mm_counter(struct mm_struct *mm, int member)
 /*
  * cgroup ancestor at @level. 6.1 (commit 7f203bc89eb6, "cgroup: Replace
  * cgroup->ancestor_ids[] with ->ancestors[]") replaced the array of ids
- * with an array of pointers.
+ * with an array of pointers. Only the pointer layout is supported: the
+ * kernels before it that have everything else treetrace needs (5.18-6.0)
+ * are all end of life, and clang hoists the dead flavor's relocation into
+ * the live path, which the verifier rejects.
  */
-struct cgroup___pre61 {
-	int level;
-	u64 ancestor_ids[];
-} __attribute__((preserve_access_index));
-
 static __always_inline __u64 cgroup_ancestor_id(struct cgroup *cgrp, __u32 level)
 {
-	if (bpf_core_field_exists(struct cgroup___pre61, ancestor_ids)) {
-		struct cgroup___pre61 *old = (void *)cgrp;
-		__u64 id = 0;
-
-		bpf_probe_read_kernel(&id, sizeof(id),
-				      (void *)old + bpf_core_field_offset(struct cgroup___pre61, ancestor_ids) +
-					      (level & 0xff) * sizeof(u64));
-		return id;
-	}
-
 	struct cgroup *ancestor = NULL;
 
-	bpf_probe_read_kernel(&ancestor, sizeof(ancestor),
-			      (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors) +
-				      (level & 0xff) * sizeof(void *));
+	bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[level & 0xff]);
 	return ancestor ? BPF_CORE_READ(ancestor, kn, id) : 0;
 }
 

@@ -170,6 +170,12 @@ int run_exec_from_thread(char **argv) {
     pause();
 }
 
+void record_wait4(pid_t pid, int status, const rusage &ru) {
+  append_truth("{\"kind\":\"wait4\",\"pid\":" + std::to_string(pid) + ",\"status\":" + std::to_string(status) +
+               ",\"cpu_us\":" + std::to_string(timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime)) +
+               ",\"maxrss_kb\":" + std::to_string(ru.ru_maxrss) + "}");
+}
+
 int run_prefork(int n, uint64_t ms) {
   for (int i = 0; i < n; i++) {
     pid_t pid = fork();
@@ -179,8 +185,11 @@ int run_prefork(int n, uint64_t ms) {
       _exit(0);
     }
   }
-  while (wait(nullptr) > 0) {
-  }
+  int status = 0;
+  rusage ru{};
+  pid_t pid;
+  while ((pid = wait4(-1, &status, 0, &ru)) > 0)
+    record_wait4(pid, status, ru);
   record_self("master");
   return 0;
 }
@@ -190,6 +199,10 @@ int run_daemon(uint64_t ms) {
   if (pid == 0) {
     if (fork() == 0) {
       setsid();
+      // Like a real daemon: let go of the caller's terminal and pipes.
+      int null_fd = open("/dev/null", O_RDWR);
+      for (int fd = 0; fd < 3; fd++)
+        dup2(null_fd, fd);
       burn_thread_cpu(ms);
       record_self("daemon");
       _exit(0);
@@ -211,9 +224,7 @@ int run_wait4(char **argv) {
   rusage ru{};
   if (wait4(pid, &status, 0, &ru) != pid)
     return 3;
-  append_truth("{\"kind\":\"wait4\",\"pid\":" + std::to_string(pid) + ",\"status\":" + std::to_string(status) +
-               ",\"cpu_us\":" + std::to_string(timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime)) +
-               ",\"maxrss_kb\":" + std::to_string(ru.ru_maxrss) + "}");
+  record_wait4(pid, status, ru);
   return 0;
 }
 
