@@ -414,6 +414,7 @@ int Session::run() {
   }
   aggregator_.finish_startup_scan();
   tracer_->consume();
+  spdlog::debug("tracing: {} processes found running", aggregator_.live_procs());
 
   if (child_pid_ > 0) {
     if (!child_key_) {

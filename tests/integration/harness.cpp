@@ -1,0 +1,298 @@
+#include "harness.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tt_test {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, int *out_fd, int *err_fd) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    for (const auto &e : env)
+      putenv(strdup(e.c_str()));
+    std::vector<char *> args;
+    for (const auto &a : argv)
+      args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  *out_fd = out[0];
+  *err_fd = err[0];
+  return pid;
+}
+
+// Reads both pipes until EOF or deadline; returns false on timeout.
+bool drain(int out_fd, int err_fd, std::string &out, std::string &err, double deadline,
+           const std::string *until_err = nullptr) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (until_err && err.find(*until_err) != std::string::npos)
+      return true;
+    int left_ms = static_cast<int>((deadline - now_s()) * 1000);
+    if (left_ms <= 0)
+      return false;
+    if (poll(fds, 2, left_ms) <= 0)
+      continue;
+    for (int i = 0; i < 2; i++) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+        continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        fds[i].fd = -1;
+        open_fds--;
+        continue;
+      }
+      (i == 0 ? out : err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  return true;
+}
+
+bool is_json(const std::vector<std::string> &args) {
+  for (size_t i = 0; i + 1 < args.size() && args[i] != "--"; i++)
+    if (args[i] == "--format" && args[i + 1] == "json")
+      return true;
+  return false;
+}
+
+int decode_status(int status) {
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+// With --format json every stdout line must be JSON; otherwise none is parsed.
+void parse_records(RunResult &r, bool json_output) {
+  std::istringstream in(r.out);
+  std::string line;
+  while (json_output && std::getline(in, line)) {
+    if (line.empty())
+      continue;
+    try {
+      r.records.push_back(json::parse(line));
+    } catch (const json::parse_error &e) {
+      ADD_FAILURE() << "stdout line is not valid JSON (" << e.what() << "): " << line;
+    }
+  }
+}
+
+} // namespace
+
+std::optional<std::string> bpf_unavailable_reason() {
+  static std::optional<std::optional<std::string>> cached;
+  if (cached)
+    return *cached;
+  // The real check: load a trivial program. Capabilities alone can lie
+  // (e.g. a seccomp profile or lockdown may still refuse).
+  struct bpf_insn prog[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "tt_probe", "GPL", prog, 2, nullptr);
+  if (fd < 0) {
+    cached = std::string("cannot load a BPF program: ") + strerror(errno) +
+             " (run as root, or with CAP_BPF and CAP_PERFMON)";
+  } else {
+    close(fd);
+    cached = std::optional<std::string>{};
+  }
+  return *cached;
+}
+
+std::vector<json> RunResult::events(const std::string &name) const {
+  std::vector<json> out;
+  for (const auto &r : records)
+    if (r.value("event", "") == name)
+      out.push_back(r);
+  return out;
+}
+
+std::optional<json> RunResult::summary() const {
+  auto s = events("summary");
+  if (s.empty())
+    return std::nullopt;
+  return s.back();
+}
+
+RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<std::string> &env, int timeout_s) {
+  std::vector<std::string> argv{treetrace_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunResult r;
+  int out_fd, err_fd;
+  const double start = now_s();
+  pid_t pid = spawn(argv, env, &out_fd, &err_fd);
+  if (pid < 0) {
+    ADD_FAILURE() << "cannot spawn treetrace";
+    return r;
+  }
+  if (!drain(out_fd, err_fd, r.out, r.err, start + timeout_s)) {
+    kill(pid, SIGKILL);
+    ADD_FAILURE() << "treetrace timed out after " << timeout_s << " s; stderr: " << r.err;
+  }
+  close(out_fd);
+  close(err_fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = decode_status(status);
+  r.seconds = now_s() - start;
+  parse_records(r, is_json(args));
+  return r;
+}
+
+BackgroundTracer::BackgroundTracer(const std::vector<std::string> &args) : json_(is_json(args)) {
+  std::vector<std::string> argv{treetrace_bin(), "-v"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = spawn(argv, {}, &out_fd_, &err_fd_);
+  if (pid_ < 0)
+    return;
+  // Wait for the startup scan to finish: from then on nothing is missed.
+  const std::string marker = "tracing:";
+  std::string ignored_out;
+  // Stdout is not read here; a test that prints a lot must stop() soon.
+  pollfd fd{err_fd_, POLLIN, 0};
+  const double deadline = now_s() + 30;
+  char buf[4096];
+  while (now_s() < deadline && err_so_far_.find(marker) == std::string::npos) {
+    if (poll(&fd, 1, 100) > 0) {
+      ssize_t n = read(err_fd_, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      err_so_far_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ready_ = err_so_far_.find(marker) != std::string::npos;
+  if (!ready_)
+    ADD_FAILURE() << "background treetrace did not become ready; stderr: " << err_so_far_;
+}
+
+RunResult BackgroundTracer::stop(int signo) {
+  if (stopped_ || pid_ < 0)
+    return result_;
+  stopped_ = true;
+  const double start = now_s();
+  kill(pid_, signo);
+  result_.err = err_so_far_;
+  if (!drain(out_fd_, err_fd_, result_.out, result_.err, start + 20)) {
+    kill(pid_, SIGKILL);
+    ADD_FAILURE() << "treetrace did not stop within 20 s of signal " << signo;
+  }
+  close(out_fd_);
+  close(err_fd_);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  result_.exit_code = decode_status(status);
+  result_.seconds = now_s() - start;
+  parse_records(result_, json_);
+  return result_;
+}
+
+BackgroundTracer::~BackgroundTracer() {
+  if (!stopped_ && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    close(out_fd_);
+    close(err_fd_);
+  }
+}
+
+int run_command(const std::vector<std::string> &argv, const std::vector<std::string> &env) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto &e : env)
+      putenv(strdup(e.c_str()));
+    std::vector<char *> args;
+    for (const auto &a : argv)
+      args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return decode_status(status);
+}
+
+std::string workload_bin() { return TT_WORKLOAD_BIN; }
+std::string treetrace_bin() { return TT_TREETRACE_BIN; }
+
+TruthFile::TruthFile() {
+  char tmpl[] = "/tmp/tt-truth-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd >= 0)
+    close(fd);
+  path_ = tmpl;
+}
+
+TruthFile::~TruthFile() { unlink(path_.c_str()); }
+
+std::vector<json> TruthFile::records() const {
+  std::vector<json> out;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty())
+      out.push_back(json::parse(line));
+  return out;
+}
+
+std::vector<json> TruthFile::with(const std::string &key, const std::string &value) const {
+  std::vector<json> out;
+  for (auto &r : records())
+    if (r.contains(key) && r[key].is_string() && r[key] == value)
+      out.push_back(r);
+  return out;
+}
+
+::testing::AssertionResult within(double actual, double expected, double rel, double abs_tol) {
+  const double tol = std::max(rel * std::abs(expected), abs_tol);
+  if (std::abs(actual - expected) <= tol)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected << " differs by "
+                                       << std::abs(actual - expected) << " > tolerance " << tol;
+}
+
+std::map<uint32_t, std::string> loaded_bpf_programs() {
+  std::map<uint32_t, std::string> names;
+  uint32_t id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+      names[id] = info.name;
+    close(fd);
+  }
+  return names;
+}
+
+} // namespace tt_test

@@ -1,0 +1,93 @@
+// Runs the real treetrace binary against real workloads and parses what it
+// prints. Tests that need BPF call TT_REQUIRE_BPF(): without privileges they
+// skip with the reason, unless TREETRACE_REQUIRE_BPF=1 makes that a failure.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tt_test {
+
+using nlohmann::json;
+
+// Why BPF cannot be used here, or nullopt when it can.
+std::optional<std::string> bpf_unavailable_reason();
+
+#define TT_REQUIRE_BPF()                                                                                   \
+  do {                                                                                                     \
+    if (auto reason = ::tt_test::bpf_unavailable_reason()) {                                               \
+      const char *req = getenv("TREETRACE_REQUIRE_BPF");                                                   \
+      if (req && std::string(req) == "1")                                                                  \
+        FAIL() << "BPF required (TREETRACE_REQUIRE_BPF=1) but unavailable: " << *reason;                   \
+      GTEST_SKIP() << "BPF unavailable: " << *reason;                                                      \
+    }                                                                                                      \
+  } while (0)
+
+struct RunResult {
+  int exit_code = -1;  // WEXITSTATUS, or 128+signal
+  std::string out;
+  std::string err;
+  std::vector<json> records; // every stdout line, parsed (a parse failure fails the test)
+  double seconds = 0;
+
+  std::vector<json> events(const std::string &name) const;
+  std::optional<json> summary() const;
+};
+
+// Runs `treetrace args...` to completion (killed after timeout_s).
+RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<std::string> &env = {},
+                        int timeout_s = 60);
+
+// A treetrace running in the background (node mode), ready to trace.
+class BackgroundTracer {
+public:
+  explicit BackgroundTracer(const std::vector<std::string> &args);
+  ~BackgroundTracer();
+  bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }
+  // Sends SIGINT and collects the output.
+  RunResult stop(int signo = 2);
+
+private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+  bool ready_ = false;
+  std::string err_so_far_;
+  RunResult result_;
+  bool stopped_ = false;
+  bool json_ = false;
+};
+
+// Runs a command to completion with extra environment; returns exit status.
+int run_command(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+
+std::string workload_bin();
+std::string treetrace_bin();
+
+// A fresh file for $TT_TRUTH and its parsed lines.
+class TruthFile {
+public:
+  TruthFile();
+  ~TruthFile();
+  const std::string &path() const { return path_; }
+  std::string env() const { return "TT_TRUTH=" + path_; }
+  std::vector<json> records() const;
+  std::vector<json> with(const std::string &key, const std::string &value) const;
+
+private:
+  std::string path_;
+};
+
+// Tolerance used throughout: |a - b| <= max(rel * b, abs).
+::testing::AssertionResult within(double actual, double expected, double rel, double abs_tol);
+
+// BPF programs currently loaded in the kernel: id -> name.
+std::map<uint32_t, std::string> loaded_bpf_programs();
+
+} // namespace tt_test
