@@ -52,6 +52,16 @@ volatile bool startup_scan_pending = false;
 /* Pass of the startup scan: 1 marks tasks, 2 reports processes. */
 volatile __u32 scan_pass = 0;
 
+/*
+ * Record types reach the object's BTF only through a global: these anchors
+ * let tests/unit/test_event_layout.cpp check the C++ layouts against it.
+ */
+struct tt_fork_event *btf_anchor_fork __attribute__((unused));
+struct tt_exec_event *btf_anchor_exec __attribute__((unused));
+struct tt_exit_event *btf_anchor_exit __attribute__((unused));
+struct tt_sample_event *btf_anchor_sample __attribute__((unused));
+struct tt_existing_event *btf_anchor_existing __attribute__((unused));
+
 struct task_state {
 	__u64 runtime_credited_ns; /* se.sum_exec_runtime already added to the process */
 	__u32 flags;
