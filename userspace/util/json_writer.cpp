@@ -1,0 +1,240 @@
+#include "util/json_writer.h"
+
+#include <array>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace treetrace {
+namespace {
+
+enum ByteClass : uint8_t { kPlain = 0, kEscape = 1, kMultiByte = 2 };
+
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
+      t[c] = kEscape;
+    else if (c >= 0x80)
+      t[c] = kMultiByte;
+  }
+  return t;
+}();
+
+constexpr char kHex[] = "0123456789abcdef";
+constexpr char kReplacement[] = "\xef\xbf\xbd"; // U+FFFD
+
+// Length of the well-formed UTF-8 sequence at p (Unicode table 3-7), or
+// minus the length of its maximal ill-formed subpart, which becomes one
+// U+FFFD.
+int utf8_sequence(const unsigned char *p, const unsigned char *end) {
+  unsigned char c = p[0];
+  int need;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    need = 1;
+  } else if (c == 0xe0) {
+    need = 2;
+    lo = 0xa0; // shorter forms are overlong
+  } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
+    need = 2;
+  } else if (c == 0xed) {
+    need = 2;
+    hi = 0x9f; // ED A0..BF are the surrogates D800..DFFF
+  } else if (c == 0xf0) {
+    need = 3;
+    lo = 0x90; // shorter forms are overlong
+  } else if (c >= 0xf1 && c <= 0xf3) {
+    need = 3;
+  } else if (c == 0xf4) {
+    need = 3;
+    hi = 0x8f; // beyond is above U+10FFFF
+  } else {
+    return -1; // continuation byte, C0/C1 overlong lead, or F5..FF
+  }
+  for (int k = 1; k <= need; ++k) {
+    if (end - p <= k || p[k] < lo || p[k] > hi)
+      return -k;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return need + 1;
+}
+
+// True when none of the 8 bytes at p needs attention: no control byte, no
+// '"', no '\\', no DEL and nothing >= 0x80 (classic SWAR byte tests).
+inline bool plain8(const unsigned char *p) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  uint64_t x;
+  std::memcpy(&x, p, sizeof(x));
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t high = x & kHigh;                           // a byte >= 0x80
+  uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;  // a byte < 0x20
+  uint64_t special = has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) |
+                     has_zero(x ^ (kOnes * 0x7f));
+  return (high | control | special) == 0;
+}
+
+void append_escape(std::string &out, unsigned char c) {
+  char buf[6] = {'\\', 0, 0, 0, 0, 0};
+  switch (c) {
+  case '"': buf[1] = '"'; break;
+  case '\\': buf[1] = '\\'; break;
+  case '\b': buf[1] = 'b'; break;
+  case '\f': buf[1] = 'f'; break;
+  case '\n': buf[1] = 'n'; break;
+  case '\r': buf[1] = 'r'; break;
+  case '\t': buf[1] = 't'; break;
+  default:
+    buf[1] = 'u';
+    buf[2] = '0';
+    buf[3] = '0';
+    buf[4] = kHex[c >> 4];
+    buf[5] = kHex[c & 0xf];
+    out.append(buf, 6);
+    return;
+  }
+  out.append(buf, 2);
+}
+
+} // namespace
+
+void JsonWriter::append_escaped(std::string &out, std::string_view s) {
+  out.push_back('"');
+  const auto *p = reinterpret_cast<const unsigned char *>(s.data());
+  const auto *end = p + s.size();
+  const auto *run = p; // start of bytes that can be copied verbatim
+  for (;;) {
+    // Argv and paths are long runs of plain ASCII: skip them eight bytes at
+    // a time, then byte by byte up to the next byte that needs attention.
+    while (end - p >= 8 && plain8(p))
+      p += 8;
+    while (p < end && kByteClass[*p] == kPlain)
+      ++p;
+    if (p == end)
+      break;
+    if (kByteClass[*p] == kMultiByte) {
+      int n = utf8_sequence(p, end);
+      if (n > 0) {
+        p += n; // well-formed: stays part of the verbatim run
+        continue;
+      }
+      out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+      out.append(kReplacement, 3);
+      p += -n;
+    } else {
+      out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+      append_escape(out, *p);
+      ++p;
+    }
+    run = p;
+  }
+  out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+  out.push_back('"');
+}
+
+void JsonWriter::begin_object() {
+  begin_value();
+  open('{', false);
+}
+
+void JsonWriter::begin_array() {
+  begin_value();
+  open('[', true);
+}
+
+void JsonWriter::begin_object(std::string_view key) {
+  write_key(key);
+  open('{', false);
+}
+
+void JsonWriter::begin_array(std::string_view key) {
+  write_key(key);
+  open('[', true);
+}
+
+void JsonWriter::end_object() { close('}', false); }
+
+void JsonWriter::end_array() { close(']', true); }
+
+void JsonWriter::write_key(std::string_view key) {
+  assert(depth_ > 0 && !((is_array_ >> depth_) & 1) && "key outside an object");
+  uint64_t bit = uint64_t{1} << depth_;
+  bool comma = (has_items_ & bit) != 0;
+  has_items_ |= bit;
+  if (comma)
+    out_->push_back(',');
+  append_escaped(*out_, key);
+  out_->push_back(':');
+}
+
+void JsonWriter::begin_value() {
+  if (depth_ == 0)
+    return;
+  assert(((is_array_ >> depth_) & 1) && "value without a key inside an object");
+  uint64_t bit = uint64_t{1} << depth_;
+  if (has_items_ & bit)
+    out_->push_back(',');
+  has_items_ |= bit;
+}
+
+void JsonWriter::end_value() {
+  if (depth_ == 0)
+    out_->push_back('\n');
+}
+
+void JsonWriter::open(char bracket, bool is_array) {
+  assert(depth_ < kMaxDepth && "JSON nesting too deep");
+  ++depth_;
+  uint64_t bit = uint64_t{1} << depth_;
+  has_items_ &= ~bit;
+  if (is_array)
+    is_array_ |= bit;
+  else
+    is_array_ &= ~bit;
+  out_->push_back(bracket);
+}
+
+void JsonWriter::close(char bracket, bool is_array) {
+  assert(depth_ > 0 && "end without begin");
+  assert(static_cast<bool>((is_array_ >> depth_) & 1) == is_array && "mismatched end");
+  (void)is_array;
+  out_->push_back(bracket);
+  --depth_;
+  end_value();
+}
+
+void JsonWriter::write_cstr(const char *s) {
+  if (s)
+    append_escaped(*out_, std::string_view(s, std::strlen(s)));
+  else
+    write_null();
+}
+
+void JsonWriter::write_int64(int64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, res.ptr);
+}
+
+void JsonWriter::write_uint64(uint64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, res.ptr);
+}
+
+void JsonWriter::write_double(double v) {
+  if (!std::isfinite(v)) {
+    write_null(); // JSON has no NaN or Infinity
+    return;
+  }
+  // Shortest form that reads back as the same double; always a JSON number
+  // ("1e+100", "-0", "0.1"): to_chars never emits a bare "." or "inf" here.
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, res.ptr);
+}
+
+} // namespace treetrace
