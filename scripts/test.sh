@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole test suite: unit tests (no root) and
+# integration tests (real BPF: needs root, or CAP_BPF + CAP_PERFMON; they
+# skip without, unless TREETRACE_REQUIRE_BPF=1 makes that a failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh
+scripts/build.sh
+ctest --test-dir build --output-on-failure -j"$(nproc)"
