@@ -88,8 +88,9 @@ struct proc_state {
 	__u64 rss_peak_sampled_pages;
 	__u64 rss_integral_kib_us;
 	__u64 rss_integral_span_us;
-	/* Memory at sched_process_exit of the last thread (6.16+). */
-	__u64 exit_rss_pages[TT_NR_MM_COUNTERS];
+	/* Memory at sched_process_exit of the last thread. */
+	__u64 exit_rss_pages;
+	__u64 exit_rss_part_pages[TT_NR_MM_COUNTERS]; /* by counter; 6.16+ only */
 	__u64 exit_peak_pages;
 	__u32 exiting_threads;
 	__u32 flags;
@@ -498,7 +499,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct proc_state init = {};
+	/*
+	 * The first sample is due one interval after birth: a short-lived
+	 * process is described whole by its exit record, and a fork storm
+	 * should cost three records per process, not four.
+	 */
+	struct proc_state init = { .last_sample_ns = now };
 	struct proc_state *ps = create_proc(child, &init);
 	struct mm_struct *mm = child->mm;
 
@@ -533,7 +539,11 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		ts = mark_traced(p, p->se.sum_exec_runtime);
 		if (!ts)
 			return 0;
-		struct proc_state init = { .cpu_ns = p->se.sum_exec_runtime };
+		/* Threads that de_thread() reaped are already in the signal totals. */
+		struct proc_state init = {
+			.cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime,
+			.last_sample_ns = now,
+		};
 
 		create_proc(p, &init);
 	}
@@ -649,9 +659,10 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
 		__u64 rss = file + anon + shmem;
 
-		ps->exit_rss_pages[TT_MM_FILEPAGES] = file;
-		ps->exit_rss_pages[TT_MM_ANONPAGES] = anon;
-		ps->exit_rss_pages[TT_MM_SHMEMPAGES] = shmem;
+		ps->exit_rss_pages = rss;
+		ps->exit_rss_part_pages[TT_MM_FILEPAGES] = file;
+		ps->exit_rss_part_pages[TT_MM_ANONPAGES] = anon;
+		ps->exit_rss_part_pages[TT_MM_SHMEMPAGES] = shmem;
 		ps->exit_peak_pages = peak_pages(mm, rss);
 		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
 		integrate_rss(ps, rss, now);
@@ -662,7 +673,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		 * to this image's hiwater mark (it also covers images before an
 		 * exec, which the 6.16+ path does not).
 		 */
-		ps->exit_rss_pages[TT_MM_FILEPAGES] = ps->rss_last_pages;
+		ps->exit_rss_pages = ps->rss_last_pages; /* the total only */
 		ps->exit_peak_pages = BPF_CORE_READ(p, signal, maxrss);
 		ps->mem_source = TT_EXIT_MEM_LAST_SAMPLE;
 	} else {
@@ -683,11 +694,10 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 	fill_counters(&e->counters, ps);
 	e->counters.utime_ns = ps->utime_ns;
 	e->counters.stime_ns = ps->stime_ns;
-	e->counters.rss_file_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_FILEPAGES]);
-	e->counters.rss_anon_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_ANONPAGES]);
-	e->counters.rss_shmem_bytes = pages_to_bytes(ps->exit_rss_pages[TT_MM_SHMEMPAGES]);
-	e->counters.rss_bytes =
-		e->counters.rss_file_bytes + e->counters.rss_anon_bytes + e->counters.rss_shmem_bytes;
+	e->counters.rss_bytes = pages_to_bytes(ps->exit_rss_pages);
+	e->counters.rss_file_bytes = pages_to_bytes(ps->exit_rss_part_pages[TT_MM_FILEPAGES]);
+	e->counters.rss_anon_bytes = pages_to_bytes(ps->exit_rss_part_pages[TT_MM_ANONPAGES]);
+	e->counters.rss_shmem_bytes = pages_to_bytes(ps->exit_rss_part_pages[TT_MM_SHMEMPAGES]);
 	e->counters.rss_peak_bytes = pages_to_bytes(ps->exit_peak_pages);
 	e->minflt = ps->minflt;
 	e->majflt = ps->majflt;
