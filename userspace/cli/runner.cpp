@@ -32,6 +32,8 @@ constexpr uint64_t kSecond = 1'000'000'000ull;
 // the exit record is made at the final context switch, just after the
 // parent is notified.
 constexpr uint64_t kExitRecordGraceNs = 2 * kSecond;
+constexpr uint64_t kLivenessCheckNs = kSecond / 4;
+constexpr uint64_t kInFlightGraceNs = kSecond / 2;
 
 uint64_t clock_ns(clockid_t clock) {
   timespec ts{};
@@ -153,6 +155,7 @@ private:
   uint64_t child_reaped_at_ = 0;
   bool child_exit_seen_ = false;
   uint64_t last_liveness_check_ = 0;
+  uint64_t members_gone_at_ = 0;
   uint64_t started_at_ = 0;
 };
 
@@ -272,6 +275,17 @@ void Session::snapshot_trees(uint64_t now) {
     emit(render_trees(trees, now, false, render_));
 }
 
+// Is this tree member still running? Compares start times, so a PID
+// reused by an unrelated process does not count.
+bool still_running(const ProcKey &member) {
+  auto stat = read_proc_stat(static_cast<int>(member.pid));
+  if (!stat || stat->state == 'Z' || stat->state == 'X')
+    return false;
+  static const uint64_t ns_per_tick = kSecond / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+  const uint64_t start_tick = member.start_ns / ns_per_tick;
+  return stat->starttime + 1 >= start_tick && stat->starttime <= start_tick + 1;
+}
+
 // In run-a-command mode: is there nothing left to wait for?
 bool Session::command_tree_done(uint64_t now) {
   if (!child_status_)
@@ -281,17 +295,23 @@ bool Session::command_tree_done(uint64_t now) {
     return false;
   if (!options_.wait_tree || !child_key_)
     return true;
-  // Members whose exit record never came (lost) are checked against the
-  // live system once a second, so a lost record cannot hang the wait.
-  if (now - last_liveness_check_ < kSecond)
+  std::vector<ProcKey> members = aggregator_.live_members(*child_key_);
+  if (members.empty())
+    return true;
+  // Members whose exit record has not come are checked against the live
+  // system, so a lost record cannot hang the wait. A member leaves /proc
+  // a moment before its last context switch, which makes its record: once
+  // all are gone, in-flight records get a grace period.
+  if (now - last_liveness_check_ < kLivenessCheckNs)
     return false;
   last_liveness_check_ = now;
-  for (const ProcKey &m : aggregator_.live_members(*child_key_)) {
-    auto stat = read_proc_stat(static_cast<int>(m.pid));
-    if (stat && stat->state != 'Z' && stat->state != 'X')
-      return false;
+  if (std::any_of(members.begin(), members.end(), still_running)) {
+    members_gone_at_ = 0;
+    return false;
   }
-  return true;
+  if (!members_gone_at_)
+    members_gone_at_ = now;
+  return now - members_gone_at_ > kInFlightGraceNs;
 }
 
 int Session::exit_status() const {
