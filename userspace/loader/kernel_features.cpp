@@ -2,6 +2,7 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <cerrno>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -32,8 +33,12 @@ KernelFeatures probe_kernel_features() {
   if (uname(&u) == 0)
     f.release = u.release;
   f.has_btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
-  f.has_ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
-  f.has_task_storage = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1;
+  const int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+  const int task_storage = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr);
+  // A refused probe says nothing about the kernel, only about us.
+  f.bpf_permitted = ringbuf != -EPERM && task_storage != -EPERM;
+  f.has_ringbuf = ringbuf == 1;
+  f.has_task_storage = task_storage == 1;
   if (f.has_btf) {
     struct btf *vmlinux = btf__load_vmlinux_btf();
     if (vmlinux) {
@@ -49,6 +54,8 @@ std::optional<std::string> missing_requirement(const KernelFeatures &f) {
   const std::string k = "kernel " + f.release + " ";
   if (!f.has_btf)
     return k + "has no BTF (/sys/kernel/btf/vmlinux); treetrace needs CONFIG_DEBUG_INFO_BTF=y";
+  if (!f.bpf_permitted)
+    return "permission denied: treetrace needs CAP_BPF and CAP_PERFMON (or root) to load BPF programs";
   if (!f.has_ringbuf)
     return k + "has no BPF ring buffer (needs Linux 5.8 or later)";
   if (!f.has_task_storage)

@@ -143,7 +143,11 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   if (impl->possible_cpus <= 0)
     return "cannot read the number of possible CPUs";
 
-  impl->skel.reset(treetrace_bpf__open());
+  // Naming the kernel's BTF keeps libbpf from searching module BTFs for
+  // the CO-RE flavors a kernel lacks: listing module BTFs needs
+  // CAP_SYS_ADMIN, and no program here touches a module type.
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = "/sys/kernel/btf/vmlinux");
+  impl->skel.reset(treetrace_bpf__open_opts(&open_opts));
   if (!impl->skel)
     return "cannot open the BPF object: " + errno_reason(errno);
   impl->configure_rodata(tracer->features_);
