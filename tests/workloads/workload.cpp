@@ -12,6 +12,8 @@
 //   tt_workload daemon MS               double-fork a daemon that burns MS
 //   tt_workload wait4 PROG ARGS..       run PROG, record its wait4() rusage
 //   tt_workload pool W T SPIKE_MIB      prefork pool, see run_pool()
+//   tt_workload pid-reuse N             run N children under the same PID in turn
+//   tt_workload subreaper MS            become a subreaper, double-fork a daemon
 //   tt_workload signal SIG              kill itself with SIG
 //   tt_workload exit CODE               exit with CODE
 //   tt_workload sleep MS
@@ -24,7 +26,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string>
+#include <linux/sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -286,6 +291,59 @@ int run_pool(int workers, int tasks, size_t spike_mib) {
   return 0;
 }
 
+// Forks a child with exactly `pid` (clone3 set_tid; needs CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE in the initial PID namespace).
+pid_t fork_with_pid(pid_t pid) {
+  clone_args args{};
+  args.exit_signal = SIGCHLD;
+  args.set_tid = reinterpret_cast<uint64_t>(&pid);
+  args.set_tid_size = 1;
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
+// N processes, one after the other, all with the same PID: child i burns
+// (i + 1) * 10 ms, so each has its own CPU figure to be told apart by.
+int run_pid_reuse(int n) {
+  pid_t pid = 0;
+  for (int i = 0; i < n; i++) {
+    pid_t child = i == 0 ? fork() : fork_with_pid(pid);
+    if (child < 0) {
+      perror("clone3(set_tid)");
+      return 3;
+    }
+    if (child == 0) {
+      burn_thread_cpu(static_cast<uint64_t>(i + 1) * 10);
+      _exit(0);
+    }
+    pid = child;
+    int status = 0;
+    rusage ru{};
+    if (wait4(child, &status, 0, &ru) != child)
+      return 3;
+    record_wait4(child, status, ru);
+  }
+  return 0;
+}
+
+int run_subreaper(uint64_t ms) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return 3;
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (fork() == 0) {
+      burn_thread_cpu(ms);
+      record_self("orphan");
+      _exit(0);
+    }
+    _exit(0);
+  }
+  // Reap the intermediate, then the orphan it left, which comes to us.
+  while (wait(nullptr) > 0) {
+  }
+  record_self("subreaper");
+  return 0;
+}
+
 int usage() {
   fprintf(stderr, "usage: tt_workload MODE ARGS... (see the source)\n");
   return 2;
@@ -316,6 +374,10 @@ int main(int argc, char **argv) {
     return run_wait4(argv + 2);
   if (mode == "pool")
     return run_pool(static_cast<int>(arg(2)), static_cast<int>(arg(3)), arg(4));
+  if (mode == "pid-reuse")
+    return run_pid_reuse(static_cast<int>(arg(2)));
+  if (mode == "subreaper")
+    return run_subreaper(arg(2));
   if (mode == "signal") {
     signal(static_cast<int>(arg(2)), SIG_DFL);
     burn_thread_cpu(5);

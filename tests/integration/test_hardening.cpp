@@ -1,0 +1,295 @@
+// Loss accounting, PID reuse, reparenting, namespaces, cgroup migration,
+// slow consumers, hard kills and least privilege, each spawned for real.
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <algorithm>
+#include <set>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "harness.h"
+
+namespace tt_test {
+namespace {
+
+constexpr double kMs = 1e6;
+
+std::string cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" - cgroup2 ") == std::string::npos)
+      continue;
+    std::istringstream f(line);
+    std::string id, parent, devno, root, mount;
+    f >> id >> parent >> devno >> root >> mount;
+    return mount;
+  }
+  return {};
+}
+
+bool have(const char *path) { return access(path, X_OK) == 0; }
+
+TEST(Loss, TinyRingBufferDropsAreCountedExactly) {
+  TT_REQUIRE_BPF();
+  // 4 KiB of ring buffer cannot hold a storm of ~1500 records per second
+  // that nobody is woken for: records are dropped, and every one counted.
+  const std::string storm = "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done";
+  auto r = run_treetrace({"--format", "json", "--ringbuf-size", "4096", "--events", "exec,exit", "--", "/bin/sh", "-c",
+                          storm},
+                         {}, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = r.summary();
+  ASSERT_TRUE(s);
+  const uint64_t attempts = (*s)["attempts"], delivered = (*s)["delivered"], dropped = (*s)["dropped_kernel"];
+  EXPECT_GT(dropped, 0u) << "the storm must overflow a 4 KiB ring";
+  EXPECT_EQ(attempts, delivered + dropped) << "every record is either delivered or counted as dropped";
+  EXPECT_EQ((*s)["lost"].get<uint64_t>(), dropped);
+  // Reported while running, too: on stderr and as `lost` records.
+  EXPECT_NE(r.err.find("lost"), std::string::npos) << r.err;
+  EXPECT_FALSE(r.events("lost").empty());
+  for (const auto &l : r.events("lost"))
+    EXPECT_EQ(l["attempts"].get<uint64_t>() >= l["delivered"].get<uint64_t>() + l["dropped_kernel"].get<uint64_t>(),
+              true);
+}
+
+TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
+  TT_REQUIRE_BPF();
+  // stdout drained at ~10 KiB/s while the tree execs as fast as it can:
+  // lines that cannot be printed in time are dropped and counted; the
+  // kernel side loses nothing, and treetrace's memory stays bounded.
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    execl(treetrace_bin().c_str(), "treetrace", "--format", "json", "--events", "all", "--output-queue", "65536",
+          "--", "/bin/sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done",
+          static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  uint64_t max_rss_kb = 0;
+  char buf[1024];
+  for (;;) {
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0)
+      break;
+    output.append(buf, static_cast<size_t>(n));
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("VmRSS:", 0) == 0)
+        max_rss_kb = std::max<uint64_t>(max_rss_kb, std::stoull(line.substr(6)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // ~10 KiB/s
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const auto last_line = output.substr(output.rfind('\n', output.size() - 2) + 1);
+  json s = json::parse(last_line);
+  ASSERT_EQ(s["event"], "summary");
+  EXPECT_GT(s["dropped_output"].get<uint64_t>(), 0u);
+  EXPECT_EQ(s["dropped_kernel"], 0) << "the ring buffer reader kept up";
+  EXPECT_EQ(s["attempts"], s["delivered"]);
+  EXPECT_LT(max_rss_kb, 64u * 1024) << "bounded queue, bounded memory";
+}
+
+TEST(ProcessSemantics, ReusedPidNeverMixesProcesses) {
+  TT_REQUIRE_BPF();
+  TruthFile truth;
+  auto r = run_treetrace({"--format", "json", "--", workload_bin(), "pid-reuse", "5"}, {truth.env()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto runs = truth.with("kind", "wait4");
+  ASSERT_EQ(runs.size(), 5u);
+  const int64_t pid = runs[0]["pid"];
+  for (const auto &w : runs)
+    ASSERT_EQ(w["pid"], pid) << "the workload reuses one PID";
+  std::vector<json> exits;
+  std::set<uint64_t> starts;
+  for (const auto &e : r.events("exit"))
+    if (e["pid"] == pid) {
+      exits.push_back(e);
+      starts.insert(e["start_ns"].get<uint64_t>());
+    }
+  ASSERT_EQ(exits.size(), 5u) << "one exit per process, not per PID";
+  EXPECT_EQ(starts.size(), 5u) << "each is its own (pid, start_ns)";
+  // In order, each with its own CPU: 10, 20, 30, 40, 50 ms.
+  for (size_t i = 0; i < 5; i++)
+    EXPECT_TRUE(within(exits[i]["cpu_ns"].get<double>(), runs[i]["cpu_us"].get<double>() * 1000, 0.01, 2 * kMs))
+        << "process " << i;
+  auto s = r.summary();
+  ASSERT_TRUE(s);
+  EXPECT_EQ((*s)["procs"], 6);
+}
+
+TEST(ProcessSemantics, ReparentedToSubreaperStaysInItsTree) {
+  TT_REQUIRE_BPF();
+  TruthFile truth;
+  auto r = run_treetrace({"--format", "json", "--", workload_bin(), "subreaper", "50"}, {truth.env()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto orphan = truth.with("role", "orphan");
+  auto reaper = truth.with("role", "subreaper");
+  ASSERT_EQ(orphan.size(), 1u);
+  ASSERT_EQ(reaper.size(), 1u);
+  EXPECT_EQ(orphan[0]["ppid"], reaper[0]["pid"]) << "the orphan went to the subreaper";
+  for (const auto &e : r.events("exit")) {
+    if (e["pid"] != orphan[0]["pid"])
+      continue;
+    EXPECT_EQ(e["ppid"], reaper[0]["pid"]);
+    EXPECT_EQ(e["tree_root_pid"], reaper[0]["pid"]);
+    EXPECT_TRUE(within(e["cpu_ns"].get<double>(), orphan[0]["cpu_us"].get<double>() * 1000, 0.01, 5 * kMs));
+    return;
+  }
+  FAIL() << "no exit record for the orphan: " << r.out;
+}
+
+TEST(ProcessSemantics, ExecFromNonLeaderThreadKeepsTheProcess) {
+  TT_REQUIRE_BPF();
+  TruthFile truth;
+  auto r = run_treetrace({"--format", "json", "--", workload_bin(), "exec-from-thread", workload_bin(), "burn", "30"},
+                         {truth.env()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto burn = truth.with("role", "burn");
+  ASSERT_EQ(burn.size(), 1u);
+  const int64_t pid = burn[0]["pid"];
+  // Two execs: treetrace starting the workload, then the thread's.
+  auto execs = r.events("exec");
+  ASSERT_EQ(execs.size(), 2u) << r.out;
+  const json &by_thread = execs[1];
+  EXPECT_EQ(by_thread["pid"], pid) << "the exec'ing thread takes the process's PID";
+  ASSERT_TRUE(by_thread.contains("exec_tid")) << "a thread other than the leader exec'd";
+  EXPECT_NE(by_thread["exec_tid"], pid);
+  EXPECT_EQ(by_thread["argv"][1], "burn");
+  EXPECT_EQ(execs[0]["start_ns"], by_thread["start_ns"]);
+  auto exits = r.events("exit");
+  ASSERT_EQ(exits.size(), 1u) << "still one process";
+  EXPECT_EQ(exits[0]["pid"], pid);
+  EXPECT_EQ(exits[0]["start_ns"], by_thread["start_ns"]);
+  EXPECT_GT(exits[0]["cpu_ns"].get<double>(), 25 * kMs);
+}
+
+TEST(ProcessSemantics, PrivatePidNamespaceReportsBothPids) {
+  TT_REQUIRE_BPF();
+  if (!have("/usr/bin/unshare"))
+    GTEST_SKIP() << "unshare (util-linux) not installed";
+  auto r = run_treetrace({"--format", "json", "--", "/usr/bin/unshare", "--pid", "--fork", workload_bin(), "burn",
+                          "10"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool found = false;
+  for (const auto &e : r.events("exit")) {
+    if (e["comm"] != "tt_workload")
+      continue;
+    found = true;
+    ASSERT_TRUE(e.contains("ns_pid")) << e.dump();
+    EXPECT_EQ(e["ns_pid"], 1) << "init of its namespace";
+    EXPECT_NE(e["pid"], 1) << "host PID";
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST(ProcessSemantics, CgroupMigrationIsReflectedFromThenOn) {
+  TT_REQUIRE_BPF();
+  const std::string mount = cgroup2_mount();
+  if (mount.empty())
+    GTEST_SKIP() << "no cgroup2 mount";
+  const std::string name = "tt-mig-" + std::to_string(getpid());
+  const std::string path = mount + "/" + name;
+  ASSERT_EQ(mkdir(path.c_str(), 0755), 0) << strerror(errno);
+  auto r = run_treetrace({"--format", "json", "--", "/bin/sh", "-c",
+                          "echo $$ > " + path + "/cgroup.procs && exec " + workload_bin() + " burn 10"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto execs = r.events("exec");
+  auto exits = r.events("exit");
+  ASSERT_GE(execs.size(), 2u);
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(execs[0]["cgroup"], "/") << "started in the root cgroup";
+  EXPECT_EQ(execs.back()["cgroup"], "/" + name) << "moved before its exec";
+  EXPECT_EQ(exits[0]["cgroup"], "/" + name);
+  EXPECT_EQ(rmdir(path.c_str()), 0) << strerror(errno);
+}
+
+TEST(Shutdown, SigkillLeavesNothingAttached) {
+  TT_REQUIRE_BPF();
+  auto before = loaded_bpf_programs();
+  BackgroundTracer tracer({"--events", "none"});
+  ASSERT_TRUE(tracer.ready());
+  std::set<uint32_t> mine;
+  for (const auto &[id, name] : loaded_bpf_programs())
+    if (!before.count(id) && name.rfind("handle_", 0) == 0)
+      mine.insert(id);
+  ASSERT_GE(mine.size(), 4u);
+  tracer.stop(SIGKILL);
+  // Links are held by file descriptors and nothing is pinned: the kernel
+  // detaches everything when the process dies.
+  for (int i = 0; i < 100 && !mine.empty(); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto now = loaded_bpf_programs();
+    std::erase_if(mine, [&](uint32_t id) { return !now.count(id); });
+  }
+  EXPECT_TRUE(mine.empty()) << mine.size() << " programs left 1 s after SIGKILL";
+}
+
+TEST(LeastPrivilege, RunsWithOnlyBpfAndPerfmonCapabilities) {
+  TT_REQUIRE_BPF();
+  if (!have("/usr/bin/setpriv"))
+    GTEST_SKIP() << "setpriv (util-linux) not installed";
+  // An unprivileged uid holding CAP_BPF and CAP_PERFMON only.
+  const std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+bpf,+perfmon "
+                          "--ambient-caps=+bpf,+perfmon " +
+                          treetrace_bin() + " --format json -- " + workload_bin() + " burn 10";
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0)
+    output.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("\"event\":\"exit\""), std::string::npos) << output;
+}
+
+TEST(LeastPrivilege, WithoutCapabilitiesOneLineNamesWhatIsMissing) {
+  if (!have("/usr/bin/setpriv"))
+    GTEST_SKIP() << "setpriv (util-linux) not installed";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root to drop to another uid";
+  const std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                          treetrace_bin() + " -- /bin/true 2>&1";
+  FILE *p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    output.append(buf, n);
+  int status = pclose(p);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+  EXPECT_NE(output.find("CAP_BPF"), std::string::npos) << output;
+  EXPECT_NE(output.find("CAP_PERFMON"), std::string::npos) << output;
+}
+
+} // namespace
+} // namespace tt_test
