@@ -1,0 +1,329 @@
+// Decoding of raw ring buffer records (include/treetrace/events.h) into
+// model events.
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/decode.h"
+#include "treetrace/events.h"
+
+namespace treetrace {
+namespace {
+
+template <size_t N> void put_string(char (&field)[N], std::string_view s) {
+  ASSERT_LE(s.size(), N);
+  std::memset(field, 0, N);
+  std::memcpy(field, s.data(), s.size());
+}
+
+tt_event_header raw_header(uint32_t kind) {
+  tt_event_header h{};
+  h.kind = kind;
+  h.pid = 4242;
+  h.ts_ns = 1'000'000'123;
+  h.start_ns = 999'000'000;
+  h.cgroup_id = 77;
+  h.ppid = 4000;
+  h.ns_pid = 12;
+  put_string(h.comm, "make");
+  return h;
+}
+
+// Records are copied to an odd offset: the decoder must not assume alignment
+// (UBSan flags a misaligned load in a sanitizer build).
+template <typename Raw> DecodeResult decode_unaligned(const Raw &raw, size_t size = sizeof(Raw)) {
+  std::vector<unsigned char> buffer(size + 1, 0xab);
+  std::memcpy(buffer.data() + 1, &raw, std::min(size, sizeof raw));
+  return decode_event(buffer.data() + 1, size);
+}
+
+template <typename Model, typename Raw> Model decode_as(const Raw &raw) {
+  DecodeResult result = decode_unaligned(raw);
+  if (!result.event)
+    ADD_FAILURE() << "decode failed: " << to_string(result.error);
+  else if (!std::holds_alternative<Model>(*result.event))
+    ADD_FAILURE() << "decoded to the wrong kind, index " << result.event->index();
+  else
+    return std::get<Model>(*result.event);
+  return {};
+}
+
+tt_exec_event raw_exec(std::string_view argv_bytes) {
+  tt_exec_event raw{};
+  raw.hdr = raw_header(TT_EVENT_EXEC);
+  raw.argv_len = static_cast<uint32_t>(argv_bytes.size());
+  std::memcpy(raw.argv, argv_bytes.data(), argv_bytes.size());
+  return raw;
+}
+
+tt_sample_event raw_sample(uint64_t cpu_ns, uint64_t utime_ns, uint64_t stime_ns) {
+  tt_sample_event raw{};
+  raw.hdr = raw_header(TT_EVENT_SAMPLE);
+  raw.counters.cpu_ns = cpu_ns;
+  raw.counters.utime_ns = utime_ns;
+  raw.counters.stime_ns = stime_ns;
+  return raw;
+}
+
+tt_exit_event raw_exit(uint32_t wait_status) {
+  tt_exit_event raw{};
+  raw.hdr = raw_header(TT_EVENT_EXIT);
+  raw.wait_status = wait_status;
+  return raw;
+}
+
+TEST(Decode, HeaderFields) {
+  tt_sample_event raw = raw_sample(0, 0, 0);
+  const EventHeader hdr = decode_as<SampleEvent>(raw).hdr;
+  EXPECT_EQ(hdr.ts_ns, 1'000'000'123u);
+  EXPECT_EQ(hdr.proc, (ProcKey{4242, 999'000'000}));
+  EXPECT_EQ(hdr.ppid, 4000u);
+  EXPECT_EQ(hdr.ns_pid, 12u);
+  EXPECT_EQ(hdr.cgroup_id, 77u);
+  EXPECT_EQ(hdr.comm, "make");
+}
+
+TEST(Decode, Fork) {
+  tt_fork_event raw{};
+  raw.hdr = raw_header(TT_EVENT_FORK);
+  raw.child_pid = 4300;
+  raw.child_ns_pid = 13;
+  raw.child_start_ns = 1'000'000'100;
+  const ForkEvent ev = decode_as<ForkEvent>(raw);
+  EXPECT_EQ(ev.hdr.proc.pid, 4242u);
+  EXPECT_EQ(ev.child, (ProcKey{4300, 1'000'000'100}));
+  EXPECT_EQ(ev.child_ns_pid, 13u);
+}
+
+TEST(Decode, Exec) {
+  tt_exec_event raw = raw_exec(std::string_view("cc\0-c\0x.c\0", 10));
+  put_string(raw.hdr.comm, "cc");
+  put_string(raw.old_comm, "make");
+  put_string(raw.filename, "/usr/bin/cc");
+  raw.exec_tid = 4243;
+  raw.argv_truncated = 1;
+  raw.filename_truncated = 0;
+  const ExecEvent ev = decode_as<ExecEvent>(raw);
+  EXPECT_EQ(ev.hdr.comm, "cc");
+  EXPECT_EQ(ev.old_comm, "make");
+  EXPECT_EQ(ev.filename, "/usr/bin/cc");
+  EXPECT_FALSE(ev.filename_truncated);
+  EXPECT_EQ(ev.exec_tid, 4243u);
+  EXPECT_TRUE(ev.argv_truncated);
+  EXPECT_EQ(ev.argv, (std::vector<std::string>{"cc", "-c", "x.c"}));
+}
+
+TEST(Decode, ExistingEvent) {
+  tt_existing_event raw{};
+  raw.hdr = raw_header(TT_EVENT_EXISTING);
+  raw.nr_threads = 9;
+  raw.is_kernel_thread = 1;
+  const ExistingEvent ev = decode_as<ExistingEvent>(raw);
+  EXPECT_EQ(ev.nr_threads, 9u);
+  EXPECT_TRUE(ev.kernel_thread);
+}
+
+TEST(Decode, SampleCountersConvertUnits) {
+  tt_sample_event raw = raw_sample(3'000, 1, 2);
+  raw.counters.rss_bytes = 10;
+  raw.counters.rss_anon_bytes = 4;
+  raw.counters.rss_file_bytes = 5;
+  raw.counters.rss_shmem_bytes = 1;
+  raw.counters.rss_peak_bytes = 12;
+  raw.counters.rss_peak_sampled_bytes = 11;
+  raw.counters.rss_integral_kib_us = 3;  // 3 KiB*us = 3 * 1024 * 1000 byte*ns
+  raw.counters.rss_integral_span_us = 7; // 7000 ns
+  const ProcCounters c = decode_as<SampleEvent>(raw).counters;
+  EXPECT_EQ(c.cpu_ns, 3'000u);
+  EXPECT_EQ(c.cpu_user_ns, 1'000u);
+  EXPECT_EQ(c.cpu_sys_ns, 2'000u);
+  EXPECT_EQ(c.rss_bytes, 10u);
+  EXPECT_EQ(c.rss_anon_bytes, 4u);
+  EXPECT_EQ(c.rss_file_bytes, 5u);
+  EXPECT_EQ(c.rss_shmem_bytes, 1u);
+  EXPECT_EQ(c.rss_peak_bytes, 12u);
+  EXPECT_EQ(c.rss_peak_sampled_bytes, 11u);
+  EXPECT_DOUBLE_EQ(c.rss_integral_byte_ns, 3.0 * 1024 * 1000);
+  EXPECT_EQ(c.rss_integral_span_ns, 7'000u);
+}
+
+TEST(Decode, CpuSplitAddsUpExactly) {
+  constexpr uint64_t max = std::numeric_limits<uint64_t>::max();
+  struct Case {
+    uint64_t cpu, utime, stime, expected_user;
+  };
+  const Case cases[] = {
+      {1'000, 1, 3, 250},
+      {1'000, 0, 0, 1'000}, // no tick yet: all user
+      {1'000, 0, 5, 0},
+      {1'000, 5, 0, 1'000},
+      {10, 1, 2, 3},            // 3.33 rounds down, sys takes the rest
+      {max, max, max, max / 2}, // products and the tick sum overflow 64 bits
+      {max - 1, max / 3, max - max / 3, (max - 1) / 3},
+      {60'000'000'000'000, 7'000'000'000'000, 3'000'000'000'000, 42'000'000'000'000},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(testing::Message() << c.cpu << " " << c.utime << " " << c.stime);
+    const ProcCounters counters = decode_as<SampleEvent>(raw_sample(c.cpu, c.utime, c.stime)).counters;
+    EXPECT_EQ(counters.cpu_user_ns, c.expected_user);
+    EXPECT_EQ(counters.cpu_user_ns + counters.cpu_sys_ns, c.cpu);
+  }
+}
+
+TEST(Decode, ExitStatus) {
+  struct Case {
+    uint32_t status;
+    int exit_code, signal;
+    bool core;
+  };
+  const Case cases[] = {
+      {0x0000, 0, 0, false},   // exit(0)
+      {0x0300, 3, 0, false},   // exit(3)
+      {0xff00, 255, 0, false}, // exit(255)
+      {0x0009, 0, 9, false},   // SIGKILL
+      {0x008b, 0, 11, true},   // SIGSEGV with core
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(testing::Message() << std::hex << c.status);
+    const ExitEvent ev = decode_as<ExitEvent>(raw_exit(c.status));
+    EXPECT_EQ(ev.wait_status, c.status);
+    EXPECT_EQ(ev.exit_code, c.exit_code);
+    EXPECT_EQ(ev.signal, c.signal);
+    EXPECT_EQ(ev.core_dumped, c.core);
+  }
+}
+
+TEST(Decode, ExitCountersAndMemSource) {
+  tt_exit_event raw = raw_exit(0);
+  raw.counters.cpu_ns = 500;
+  raw.counters.utime_ns = 1;
+  raw.counters.rss_bytes = 4096;
+  raw.minflt = 1;
+  raw.majflt = 2;
+  raw.nvcsw = 3;
+  raw.nivcsw = 4;
+  raw.mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+  ExitEvent ev = decode_as<ExitEvent>(raw);
+  EXPECT_EQ(ev.counters.cpu_ns, 500u);
+  EXPECT_EQ(ev.counters.cpu_user_ns, 500u);
+  EXPECT_EQ(ev.counters.rss_bytes, 4096u);
+  EXPECT_EQ(ev.minflt, 1u);
+  EXPECT_EQ(ev.majflt, 2u);
+  EXPECT_EQ(ev.nvcsw, 3u);
+  EXPECT_EQ(ev.nivcsw, 4u);
+  EXPECT_EQ(ev.mem_source, ExitMemSource::LastSample);
+
+  raw.mem_source = TT_EXIT_MEM_AT_EXIT;
+  EXPECT_EQ(decode_as<ExitEvent>(raw).mem_source, ExitMemSource::AtExit);
+  raw.mem_source = TT_EXIT_MEM_NONE;
+  EXPECT_EQ(decode_as<ExitEvent>(raw).mem_source, ExitMemSource::None);
+  raw.mem_source = 17; // from a newer BPF object
+  EXPECT_EQ(decode_as<ExitEvent>(raw).mem_source, ExitMemSource::None);
+}
+
+TEST(Decode, StringsFillingTheirFieldHaveNoNul) {
+  tt_exec_event raw = raw_exec("");
+  std::memset(raw.hdr.comm, 'c', sizeof raw.hdr.comm);
+  std::memset(raw.old_comm, 'o', sizeof raw.old_comm);
+  std::memset(raw.filename, 'f', sizeof raw.filename);
+  raw.filename_truncated = 1;
+  const ExecEvent ev = decode_as<ExecEvent>(raw);
+  EXPECT_EQ(ev.hdr.comm, std::string(TT_COMM_LEN, 'c'));
+  EXPECT_EQ(ev.old_comm, std::string(TT_COMM_LEN, 'o'));
+  EXPECT_EQ(ev.filename, std::string(TT_FILENAME_LEN, 'f'));
+  EXPECT_TRUE(ev.filename_truncated);
+}
+
+TEST(Decode, StringsKeepRawBytes) {
+  tt_sample_event raw = raw_sample(0, 0, 0);
+  put_string(raw.hdr.comm, "a\xff\xfe\x62"); // not UTF-8
+  EXPECT_EQ(decode_as<SampleEvent>(raw).hdr.comm, "a\xff\xfe\x62");
+  put_string(raw.hdr.comm, std::string_view("ab\0cd", 5)); // bytes after the NUL are junk
+  EXPECT_EQ(decode_as<SampleEvent>(raw).hdr.comm, "ab");
+}
+
+TEST(Decode, ArgvSplitting) {
+  using Args = std::vector<std::string>;
+  struct Case {
+    std::string_view bytes;
+    Args expected;
+  };
+  const Case cases[] = {
+      {std::string_view("", 0), Args{}},
+      {std::string_view("ls\0", 3), Args{"ls"}},
+      {std::string_view("ls\0-l\0", 6), Args{"ls", "-l"}},
+      {std::string_view("printf\0\0x\0", 10), Args{"printf", "", "x"}}, // empty argument in the middle
+      {std::string_view("echo\0\0", 6), Args{"echo", ""}}, // an empty last argument is still NUL-terminated
+      {std::string_view("cut-of", 6), Args{"cut-of"}},     // truncated: no final NUL
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(testing::Message() << c.bytes.size() << " bytes");
+    EXPECT_EQ(decode_as<ExecEvent>(raw_exec(c.bytes)).argv, c.expected);
+  }
+}
+
+TEST(Decode, ArgvLenIsClampedToTheField) {
+  tt_exec_event raw = raw_exec("");
+  std::memset(raw.argv, 'x', sizeof raw.argv);
+  raw.argv_len = 1'000'000; // corrupt: must not read past the record
+  const ExecEvent ev = decode_as<ExecEvent>(raw);
+  ASSERT_EQ(ev.argv.size(), 1u);
+  EXPECT_EQ(ev.argv[0], std::string(TT_ARGV_LEN, 'x'));
+}
+
+TEST(Decode, TooShort) {
+  const tt_event_header hdr = raw_header(TT_EVENT_SAMPLE);
+  for (size_t size : {size_t{0}, size_t{4}, sizeof hdr - 1}) {
+    const DecodeResult r = decode_unaligned(hdr, size);
+    EXPECT_FALSE(r.event);
+    EXPECT_EQ(r.error, DecodeError::TooShort);
+  }
+}
+
+TEST(Decode, UnknownKind) {
+  for (uint32_t kind : {0u, static_cast<uint32_t>(TT_EVENT_KIND_MAX), 0xffffffffu}) {
+    tt_sample_event raw = raw_sample(0, 0, 0);
+    raw.hdr.kind = kind;
+    const DecodeResult r = decode_unaligned(raw);
+    EXPECT_FALSE(r.event);
+    EXPECT_EQ(r.error, DecodeError::UnknownKind);
+  }
+}
+
+// Every kind demands its exact struct size: one byte short or long is rejected.
+template <typename Raw> void expect_exact_size(uint32_t kind) {
+  SCOPED_TRACE(testing::Message() << "kind " << kind);
+  Raw raw{};
+  raw.hdr = raw_header(kind);
+  EXPECT_TRUE(decode_unaligned(raw).event);
+  for (size_t size : {sizeof(tt_event_header), sizeof(Raw) - 1, sizeof(Raw) + 1, sizeof(Raw) + 8}) {
+    const DecodeResult r = decode_unaligned(raw, size);
+    EXPECT_FALSE(r.event) << size;
+    EXPECT_EQ(r.error, DecodeError::SizeMismatch) << size;
+  }
+}
+
+TEST(Decode, SizeMismatchPerKind) {
+  expect_exact_size<tt_fork_event>(TT_EVENT_FORK);
+  expect_exact_size<tt_exec_event>(TT_EVENT_EXEC);
+  expect_exact_size<tt_exit_event>(TT_EVENT_EXIT);
+  expect_exact_size<tt_sample_event>(TT_EVENT_SAMPLE);
+  expect_exact_size<tt_existing_event>(TT_EVENT_EXISTING);
+}
+
+TEST(Decode, ErrorNamesAreDistinct) {
+  const std::string too_short = to_string(DecodeError::TooShort);
+  const std::string unknown = to_string(DecodeError::UnknownKind);
+  const std::string mismatch = to_string(DecodeError::SizeMismatch);
+  EXPECT_FALSE(too_short.empty());
+  EXPECT_NE(too_short, unknown);
+  EXPECT_NE(unknown, mismatch);
+  EXPECT_NE(too_short, mismatch);
+}
+
+} // namespace
+} // namespace treetrace

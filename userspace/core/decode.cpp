@@ -1,0 +1,181 @@
+#include "core/decode.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "treetrace/events.h"
+
+namespace treetrace {
+namespace {
+
+using uint128 = unsigned __int128;
+
+// Kernel strings fill their field without a NUL when they are exactly that long.
+std::string fixed_string(const char *field, size_t field_len) { return std::string(field, strnlen(field, field_len)); }
+
+EventHeader convert(const tt_event_header &raw) {
+  EventHeader hdr;
+  hdr.ts_ns = raw.ts_ns;
+  hdr.proc = {raw.pid, raw.start_ns};
+  hdr.ppid = raw.ppid;
+  hdr.ns_pid = raw.ns_pid;
+  hdr.cgroup_id = raw.cgroup_id;
+  hdr.comm = fixed_string(raw.comm, sizeof raw.comm);
+  return hdr;
+}
+
+// utime/stime are tick-sampled and only give the ratio; cpu_ns is exact, so
+// the two parts must add up to it. 128-bit products: cpu_ns * utime_ns
+// overflows 64 bits after ~4 s of CPU each.
+void split_cpu(uint64_t cpu_ns, uint64_t utime_ns, uint64_t stime_ns, ProcCounters &out) {
+  const uint128 ticks = uint128{utime_ns} + stime_ns;
+  // No tick landed yet: nothing says it was system time, so call it user time.
+  out.cpu_user_ns = ticks == 0 ? cpu_ns : static_cast<uint64_t>(uint128{cpu_ns} * utime_ns / ticks);
+  out.cpu_sys_ns = cpu_ns - out.cpu_user_ns;
+}
+
+ProcCounters convert(const tt_proc_counters &raw) {
+  ProcCounters c;
+  c.cpu_ns = raw.cpu_ns;
+  split_cpu(raw.cpu_ns, raw.utime_ns, raw.stime_ns, c);
+  c.rss_bytes = raw.rss_bytes;
+  c.rss_anon_bytes = raw.rss_anon_bytes;
+  c.rss_file_bytes = raw.rss_file_bytes;
+  c.rss_shmem_bytes = raw.rss_shmem_bytes;
+  c.rss_peak_bytes = raw.rss_peak_bytes;
+  c.rss_peak_sampled_bytes = raw.rss_peak_sampled_bytes;
+  // Double: the byte*ns integral of a large process over minutes passes 2^64.
+  c.rss_integral_byte_ns = static_cast<double>(raw.rss_integral_kib_us) * 1024.0 * 1000.0;
+  c.rss_integral_span_ns = raw.rss_integral_span_us * 1000;
+  return c;
+}
+
+// Each argument is NUL-terminated, so a final NUL ends the last argument
+// rather than starting an empty one; empty arguments in between are real.
+std::vector<std::string> split_argv(const char *argv, uint32_t argv_len) {
+  const size_t len = std::min<size_t>(argv_len, TT_ARGV_LEN);
+  std::vector<std::string> args;
+  size_t start = 0;
+  while (start < len) {
+    const void *nul = std::memchr(argv + start, '\0', len - start);
+    const size_t end = nul ? static_cast<size_t>(static_cast<const char *>(nul) - argv) : len;
+    args.emplace_back(argv + start, end - start);
+    start = end + 1;
+  }
+  return args;
+}
+
+ExitMemSource convert_mem_source(uint32_t raw) {
+  switch (raw) {
+  case TT_EXIT_MEM_AT_EXIT:
+    return ExitMemSource::AtExit;
+  case TT_EXIT_MEM_LAST_SAMPLE:
+    return ExitMemSource::LastSample;
+  default:
+    // An unknown source gives no reason to trust the memory numbers.
+    return ExitMemSource::None;
+  }
+}
+
+Event convert(const tt_fork_event &raw) {
+  ForkEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.child = {raw.child_pid, raw.child_start_ns};
+  ev.child_ns_pid = raw.child_ns_pid;
+  return ev;
+}
+
+Event convert(const tt_exec_event &raw) {
+  ExecEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.old_comm = fixed_string(raw.old_comm, sizeof raw.old_comm);
+  ev.exec_tid = raw.exec_tid;
+  ev.filename = fixed_string(raw.filename, sizeof raw.filename);
+  ev.filename_truncated = raw.filename_truncated != 0;
+  ev.argv = split_argv(raw.argv, raw.argv_len);
+  ev.argv_truncated = raw.argv_truncated != 0;
+  return ev;
+}
+
+Event convert(const tt_exit_event &raw) {
+  ExitEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.counters = convert(raw.counters);
+  ev.minflt = raw.minflt;
+  ev.majflt = raw.majflt;
+  ev.nvcsw = raw.nvcsw;
+  ev.nivcsw = raw.nivcsw;
+  ev.wait_status = raw.wait_status;
+  // The <sys/wait.h> encoding, spelled out so it does not depend on libc macros.
+  const uint32_t term_signal = raw.wait_status & 0x7f;
+  if (term_signal == 0) {
+    ev.exit_code = static_cast<int>((raw.wait_status >> 8) & 0xff);
+  } else {
+    ev.signal = static_cast<int>(term_signal);
+    ev.core_dumped = (raw.wait_status & 0x80) != 0;
+  }
+  ev.mem_source = convert_mem_source(raw.mem_source);
+  return ev;
+}
+
+Event convert(const tt_sample_event &raw) {
+  SampleEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.counters = convert(raw.counters);
+  return ev;
+}
+
+Event convert(const tt_existing_event &raw) {
+  ExistingEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.nr_threads = raw.nr_threads;
+  ev.kernel_thread = raw.is_kernel_thread != 0;
+  return ev;
+}
+
+// Ring buffer records are only 8-byte aligned and may come from a fuzzer,
+// so copy instead of casting.
+template <typename Raw> DecodeResult decode_as(const void *data, size_t size) {
+  if (size != sizeof(Raw))
+    return {std::nullopt, DecodeError::SizeMismatch};
+  Raw raw;
+  std::memcpy(&raw, data, sizeof raw);
+  return {convert(raw), {}};
+}
+
+} // namespace
+
+DecodeResult decode_event(const void *data, size_t size) {
+  if (size < sizeof(tt_event_header))
+    return {std::nullopt, DecodeError::TooShort};
+  uint32_t kind;
+  std::memcpy(&kind, data, sizeof kind); // the kind is the first field of every record
+  switch (kind) {
+  case TT_EVENT_FORK:
+    return decode_as<tt_fork_event>(data, size);
+  case TT_EVENT_EXEC:
+    return decode_as<tt_exec_event>(data, size);
+  case TT_EVENT_EXIT:
+    return decode_as<tt_exit_event>(data, size);
+  case TT_EVENT_SAMPLE:
+    return decode_as<tt_sample_event>(data, size);
+  case TT_EVENT_EXISTING:
+    return decode_as<tt_existing_event>(data, size);
+  default:
+    return {std::nullopt, DecodeError::UnknownKind};
+  }
+}
+
+const char *to_string(DecodeError e) {
+  switch (e) {
+  case DecodeError::TooShort:
+    return "record shorter than the event header";
+  case DecodeError::UnknownKind:
+    return "unknown record kind";
+  case DecodeError::SizeMismatch:
+    return "record size does not match its kind";
+  }
+  return "unknown decode error";
+}
+
+} // namespace treetrace
