@@ -100,6 +100,7 @@ struct proc_state {
 
 #define PS_GROUP_DEAD 0x1
 #define PS_EXIT_EMITTED 0x2
+#define PS_FOUND_BY_SCAN 0x4 /* not seen being born: report it as existing */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -801,6 +802,7 @@ int scan_tasks(struct bpf_iter__task *ctx)
 		struct signal_struct *sig = BPF_CORE_READ(t, signal);
 		/* Counters of threads that exited before treetrace started. */
 		struct proc_state init = {
+			.flags = PS_FOUND_BY_SCAN,
 			.cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime),
 			.utime_ns = BPF_CORE_READ(sig, utime),
 			.stime_ns = BPF_CORE_READ(sig, stime),
@@ -823,7 +825,11 @@ int scan_tasks(struct bpf_iter__task *ctx)
 		return 0;
 	struct proc_state *ps = proc_of(t);
 
-	if (!ps || !bpf_task_storage_get(&task_states, t, 0, 0))
+	/* A process forked after attach has had its fork record already. */
+	if (!ps || !(ps->flags & PS_FOUND_BY_SCAN) || !bpf_task_storage_get(&task_states, t, 0, 0))
+		return 0;
+	/* Reported once, however many scans visit it. */
+	if (!(__sync_fetch_and_and(&ps->flags, ~PS_FOUND_BY_SCAN) & PS_FOUND_BY_SCAN))
 		return 0;
 
 	struct tt_existing_event *e = reserve_event(TT_EVENT_EXISTING, sizeof(*e));

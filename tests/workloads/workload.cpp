@@ -14,6 +14,8 @@
 //   tt_workload pool W T SPIKE_MIB      prefork pool, see run_pool()
 //   tt_workload pid-reuse N             run N children under the same PID in turn
 //   tt_workload subreaper MS            become a subreaper, double-fork a daemon
+//   tt_workload sleepers N SECONDS      N children that sleep, then exit
+//   tt_workload exec-loop RATE SECONDS  spawn /bin/true RATE times a second
 //   tt_workload signal SIG              kill itself with SIG
 //   tt_workload exit CODE               exit with CODE
 //   tt_workload sleep MS
@@ -27,6 +29,7 @@
 #include <pthread.h>
 #include <string>
 #include <linux/sched.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -344,6 +347,38 @@ int run_subreaper(uint64_t ms) {
   return 0;
 }
 
+int run_sleepers(int n, uint64_t seconds) {
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      sleep(static_cast<unsigned>(seconds));
+      _exit(0);
+    }
+    if (pid < 0)
+      return 3;
+  }
+  while (wait(nullptr) > 0) {
+  }
+  return 0;
+}
+
+int run_exec_loop(uint64_t rate, uint64_t seconds) {
+  const uint64_t start = now_ns(CLOCK_MONOTONIC);
+  const uint64_t period = 1'000'000'000ull / (rate ? rate : 1);
+  char *const args[] = {const_cast<char *>("/bin/true"), nullptr};
+  for (uint64_t i = 0;; i++) {
+    const uint64_t due = start + i * period;
+    if (due > start + seconds * 1'000'000'000ull)
+      break;
+    while (now_ns(CLOCK_MONOTONIC) < due)
+      usleep(100);
+    pid_t pid;
+    if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, args, environ) == 0)
+      waitpid(pid, nullptr, 0);
+  }
+  return 0;
+}
+
 int usage() {
   fprintf(stderr, "usage: tt_workload MODE ARGS... (see the source)\n");
   return 2;
@@ -378,6 +413,10 @@ int main(int argc, char **argv) {
     return run_pid_reuse(static_cast<int>(arg(2)));
   if (mode == "subreaper")
     return run_subreaper(arg(2));
+  if (mode == "sleepers")
+    return run_sleepers(static_cast<int>(arg(2)), arg(3));
+  if (mode == "exec-loop")
+    return run_exec_loop(arg(2), arg(3));
   if (mode == "signal") {
     signal(static_cast<int>(arg(2)), SIG_DFL);
     burn_thread_cpu(5);
