@@ -842,5 +842,45 @@ TEST(AggregatorNames, LearnedVia) {
   EXPECT_STREQ(to_string(LearnedVia::Inferred), "inferred");
 }
 
+// After lost records: a member whose exit was lost lingers, a process whose
+// fork was lost is missing. reconcile() makes the live set match the
+// system's, keeps every CPU nanosecond already counted, and puts the
+// recovered process in its parent's tree.
+TEST(AggregatorReconcile, MatchesTheLiveSystemAfterLostRecords) {
+  Aggregator agg;
+  const Proc root{100, 1000, 1, "pool"};
+  const Proc lost_exit = root.child(101, 2000);
+  const Proc survivor = root.child(102, 3000);
+  const Proc lost_fork = survivor.child(103, 4000);
+  agg.on_event(existing_event(root, 1000));
+  agg.finish_startup_scan();
+  agg.on_event(fork_event(root, lost_exit));
+  agg.on_event(fork_event(root, survivor));
+  agg.on_event(sample_event(lost_exit, 5000, cpu(7'000'000)));
+  ASSERT_EQ(agg.live_procs(), 3u);
+
+  const std::vector<Aggregator::LiveProcess> live = {
+      {root.key(), root.ppid, root.comm},
+      {survivor.key(), survivor.ppid, survivor.comm},
+      {lost_fork.key(), lost_fork.ppid, "bcftools"},
+  };
+  EXPECT_EQ(agg.reconcile(live, 6000), 2u);
+  EXPECT_EQ(agg.live_procs(), 3u);
+  EXPECT_EQ(agg.stats().exits_lost, 1u);
+  EXPECT_EQ(agg.stats().procs_recovered, 1u);
+  ASSERT_TRUE(agg.tree_of(lost_fork.key()));
+  EXPECT_EQ(*agg.tree_of(lost_fork.key()), root.key()) << "recovered into its parent's tree";
+  EXPECT_FALSE(agg.tree_of(lost_exit.key())) << "no dead process lingers";
+  auto tree = agg.tree(root.key(), 7000);
+  ASSERT_TRUE(tree);
+  EXPECT_EQ(tree->procs_live, 3u);
+  EXPECT_EQ(tree->procs_total, 4u);
+  EXPECT_EQ(tree->cpu_ns, 7'000'000u) << "the retired member's CPU stays counted";
+
+  // Once matched, a second pass changes nothing: no process appears twice.
+  EXPECT_EQ(agg.reconcile(live, 8000), 0u);
+  EXPECT_EQ(agg.live_procs(), 3u);
+}
+
 } // namespace
 } // namespace treetrace

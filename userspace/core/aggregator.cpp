@@ -214,6 +214,36 @@ struct Aggregator::Impl {
     return tree_report(it->second, now_ns, exited);
   }
 
+  size_t reconcile(const std::vector<Aggregator::LiveProcess> &live, uint64_t now_ns) {
+    ProcSet running;
+    for (const auto &l : live)
+      running.insert(l.key);
+    std::vector<ProcKey> gone;
+    for (const auto &[key, p] : live_)
+      if (!running.contains(key))
+        gone.push_back(key);
+    for (const ProcKey &key : gone) {
+      ++stats_.exits_lost;
+      retire(live_.at(key), now_ns, nullptr);
+    }
+    // Parents start before their children: admitting in start order lets
+    // each newcomer find its parent already admitted.
+    std::vector<const Aggregator::LiveProcess *> order;
+    for (const auto &l : live)
+      if (!live_.contains(l.key) && !holds_pid(l.key))
+        order.push_back(&l);
+    std::sort(order.begin(), order.end(), [](const auto *a, const auto *b) { return a->key.start_ns < b->key.start_ns; });
+    size_t admitted = 0;
+    for (const auto *l : order) {
+      // Admitted as Existing: its CPU so far is not CPU of this interval.
+      if (admit(l->key, {l->ppid, l->comm, now_ns, LearnedVia::Existing})) {
+        ++stats_.procs_recovered;
+        ++admitted;
+      }
+    }
+    return gone.size() + admitted;
+  }
+
   std::vector<ProcKey> live_members(const ProcKey &root) const {
     auto it = trees_.find(root);
     if (it == trees_.end())
@@ -680,6 +710,9 @@ std::optional<TreeReport> Aggregator::tree(const ProcKey &root, uint64_t now_ns,
   return impl_->tree(root, now_ns, with_processes);
 }
 
+size_t Aggregator::reconcile(const std::vector<LiveProcess> &live, uint64_t now_ns) {
+  return impl_->reconcile(live, now_ns);
+}
 std::vector<ProcKey> Aggregator::live_members(const ProcKey &root) const { return impl_->live_members(root); }
 void Aggregator::set_tree_pss(const ProcKey &root, uint64_t pss_bytes) { impl_->set_tree_pss(root, pss_bytes); }
 size_t Aggregator::live_procs() const { return impl_->live_procs(); }

@@ -111,6 +111,7 @@ struct AggregatorStats {
   uint64_t trees_evicted = 0;     // finished trees dropped when max_trees was hit
   uint64_t exited_reports_dropped = 0;
   uint64_t stale_events = 0;      // records for a (pid,start) already exited
+  uint64_t procs_recovered = 0;   // admitted by reconcile() after lost records
   uint64_t exits_lost = 0;        // live processes whose PID was reused before their exit record came
 };
 
@@ -140,6 +141,18 @@ public:
   // The tree a live process belongs to, if tracked.
   std::optional<ProcKey> tree_of(const ProcKey &proc) const;
   std::optional<TreeReport> tree(const ProcKey &root, uint64_t now_ns, bool with_processes = false) const;
+
+  // A process the live system says is running, for reconcile().
+  struct LiveProcess {
+    ProcKey key;
+    uint32_t ppid = 0;
+    std::string comm;
+  };
+  // After lost records, makes the live set match the system's: members not
+  // in `live` are retired (their exit record was lost; counted in
+  // exits_lost), and processes in `live` that are unknown are admitted
+  // (counted in procs_recovered). Returns how many changed.
+  size_t reconcile(const std::vector<LiveProcess> &live, uint64_t now_ns);
 
   // Live members of a tree, for the PSS reader.
   std::vector<ProcKey> live_members(const ProcKey &root) const;
