@@ -198,9 +198,10 @@ RunResult BackgroundTracer::stop(int signo) {
     return result_;
   stopped_ = true;
   const double start = now_s();
-  kill(pid_, signo);
+  if (signo)
+    kill(pid_, signo);
   result_.err = err_so_far_;
-  if (!drain(out_fd_, err_fd_, result_.out, result_.err, start + 20)) {
+  if (!drain(out_fd_, err_fd_, result_.out, result_.err, start + (signo ? 20 : 60))) {
     kill(pid_, SIGKILL);
     ADD_FAILURE() << "treetrace did not stop within 20 s of signal " << signo;
   }

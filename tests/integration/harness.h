@@ -53,6 +53,8 @@ public:
   pid_t pid() const { return pid_; }
   // Sends SIGINT and collects the output.
   RunResult stop(int signo = 2);
+  // Waits for treetrace to end by itself (run-a-command) and collects the output.
+  RunResult wait() { return stop(0); }
 
 private:
   pid_t pid_ = -1;

@@ -58,6 +58,35 @@ TEST(Loss, TinyRingBufferDropsAreCountedExactly) {
               true);
 }
 
+TEST(Loss, TreeIsReconciledWithTheLiveSystemAfterLoss) {
+  TT_REQUIRE_BPF();
+  // The reader is paused (SIGSTOP) while the tree forks 400 short-lived
+  // processes into a 4 KiB ring: the first forks are recorded, their exits
+  // are lost, so the tree holds dead processes. Within 5 s of the loss it
+  // must match the system again: the exec'd sleep alone.
+  const std::string script = "sleep 1; i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done; exec sleep 8";
+  BackgroundTracer tracer({"--format", "json", "--ringbuf-size", "4096", "--interval", "500ms", "--events", "none",
+                           "--", "/bin/sh", "-c", script});
+  ASSERT_TRUE(tracer.ready());
+  kill(tracer.pid(), SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  kill(tracer.pid(), SIGCONT);
+  auto r = tracer.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = r.summary();
+  ASSERT_TRUE(s);
+  ASSERT_GT((*s)["dropped_kernel"].get<uint64_t>(), 100u) << "the paused reader must lose records";
+  std::vector<json> snaps;
+  for (const auto &t : r.events("tree"))
+    if (t["final"] == false)
+      snaps.push_back(t);
+  ASSERT_GE(snaps.size(), 6u);
+  // The last snapshots come more than 5 s after the loss, during `sleep 8`.
+  const json &last = snaps.back();
+  EXPECT_EQ(last["procs_live"], 1) << "only the exec'd sleep is alive: " << last.dump();
+  EXPECT_NE(r.err.find("lost"), std::string::npos) << r.err;
+}
+
 TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
   TT_REQUIRE_BPF();
   // stdout drained at ~10 KiB/s while the tree execs as fast as it can:

@@ -134,6 +134,7 @@ private:
   void measure_pss(std::vector<TreeReport> &trees);
   LossReport loss() const;
   void report_loss_if_grown(uint64_t now);
+  void reconcile_with_kernel(uint64_t now);
   bool command_tree_done(uint64_t now);
   void finish(uint64_t now);
   int exit_status() const;
@@ -147,6 +148,8 @@ private:
   uint64_t delivered_ = 0;
   uint64_t decode_errors_ = 0;
   uint64_t last_reported_loss_ = 0;
+  uint64_t last_kernel_loss_ = 0;
+  uint64_t reconcile_at_ = 0; // 0: none due
 
   // run-a-command mode
   pid_t child_pid_ = -1;
@@ -238,10 +241,34 @@ LossReport Session::loss() const {
   return l;
 }
 
+// After lost records the aggregator may hold processes whose exit was
+// lost and miss processes whose fork was: the kernel's own table of traced
+// processes says which are live, /proc says who their parents are.
+void Session::reconcile_with_kernel(uint64_t now) {
+  std::vector<Aggregator::LiveProcess> live;
+  for (const ProcKey &key : tracer_->traced_processes()) {
+    auto stat = read_proc_stat(static_cast<int>(key.pid));
+    if (!stat || stat->state == 'Z' || stat->state == 'X')
+      continue; // exiting: its exit record is on its way or lost
+    live.push_back({key, static_cast<uint32_t>(stat->ppid), stat->comm});
+  }
+  const size_t changed = aggregator_.reconcile(live, now);
+  spdlog::debug("reconciled with the kernel's table of {} processes: {} changes", live.size(), changed);
+}
+
 void Session::report_loss_if_grown(uint64_t now) {
   LossReport l = loss();
   if (l.lost() == last_reported_loss_)
     return;
+  // Reconcile only when records were lost in the kernel, not when output
+  // lines were dropped: those records reached the aggregator.
+  if (l.dropped_kernel + l.proc_table_full > last_kernel_loss_) {
+    last_kernel_loss_ = l.dropped_kernel + l.proc_table_full;
+    // Shortly after, so records already in the ring are read first; at most
+    // once a second while losses go on, well within 5 s of each loss.
+    if (!reconcile_at_)
+      reconcile_at_ = now + kSecond / 2;
+  }
   spdlog::warn("lost {} records so far ({} ring buffer full, {} output too slow, {} processes untracked)", l.lost(),
                l.dropped_kernel, l.dropped_output, l.proc_table_full + l.procs_untracked);
   last_reported_loss_ = l.lost();
@@ -504,6 +531,10 @@ int Session::run() {
     if (now >= next_loss_check) {
       report_loss_if_grown(now);
       next_loss_check = now + kSecond;
+    }
+    if (reconcile_at_ && now >= reconcile_at_) {
+      reconcile_with_kernel(now);
+      reconcile_at_ = 0;
     }
     if (output_->fd_closed())
       return child_pid_ > 0 ? exit_status() : 0; // nobody reads: leave quietly

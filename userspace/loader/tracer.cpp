@@ -226,20 +226,20 @@ KernelCounters Tracer::counters() const {
   return out;
 }
 
-size_t Tracer::kernel_proc_table_entries() const {
+std::vector<ProcKey> Tracer::traced_processes() const {
   const int fd = bpf_map__fd(impl_->skel->maps.procs);
-  struct Key {
+  struct Key { // struct proc_key in bpf/treetrace.bpf.c
     uint32_t tgid, pad;
     uint64_t start_ns;
   } key{}, next{};
-  size_t n = 0;
+  std::vector<ProcKey> out;
   const void *prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    n++;
+    out.push_back({next.tgid, next.start_ns});
     key = next;
     prev = &key;
   }
-  return n;
+  return out;
 }
 
 } // namespace treetrace

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/model.h"
 #include "loader/kernel_features.h"
 #include "treetrace/events.h"
 
@@ -69,8 +70,8 @@ public:
 
   KernelCounters counters() const;
   const KernelFeatures &features() const { return features_; }
-  // Entries now in the kernel's per-process table.
-  size_t kernel_proc_table_entries() const;
+  // The processes the kernel is tracing now: its per-process table.
+  std::vector<ProcKey> traced_processes() const;
 
 private:
   Tracer() = default;
