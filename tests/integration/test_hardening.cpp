@@ -133,6 +133,85 @@ TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
   EXPECT_LT(max_rss_kb, 64u * 1024) << "bounded queue, bounded memory";
 }
 
+uint64_t vm_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoull(line.substr(6));
+  return 0;
+}
+
+// Where pids.max can be set: the cgroup2 hierarchy when it has the pids
+// controller, else the cgroup v1 pids hierarchy (hybrid layouts).
+std::string pids_hierarchy(const std::string &v2_mount) {
+  std::ifstream controllers(v2_mount + "/cgroup.controllers");
+  std::string c;
+  while (controllers >> c)
+    if (c == "pids") {
+      std::ofstream(v2_mount + "/cgroup.subtree_control") << "+pids";
+      return v2_mount;
+    }
+  return access("/sys/fs/cgroup/pids/tasks", R_OK) == 0 ? "/sys/fs/cgroup/pids" : "";
+}
+
+TEST(Storms, ForkBombInPidsLimitedCgroup) {
+  TT_REQUIRE_BPF();
+  const std::string mount = cgroup2_mount();
+  if (mount.empty())
+    GTEST_SKIP() << "no cgroup2 mount";
+  const std::string pids_root = pids_hierarchy(mount);
+  if (pids_root.empty())
+    GTEST_SKIP() << "no pids controller";
+  const std::string name = "tt-bomb-" + std::to_string(getpid());
+  const std::string path = mount + "/" + name;
+  const std::string limit = pids_root + "/" + name;
+  ASSERT_EQ(mkdir(path.c_str(), 0755), 0) << strerror(errno);
+  if (limit != path)
+    ASSERT_EQ(mkdir(limit.c_str(), 0755), 0) << strerror(errno);
+  { std::ofstream(limit + "/pids.max") << "256"; }
+
+  // 64 slots in treetrace's process tables against 256 processes at once:
+  // inserts must fail, and every failure must be counted.
+  BackgroundTracer tracer({"--format", "json", "--events", "none", "--max-procs", "64", "--cgroup", name});
+  ASSERT_TRUE(tracer.ready());
+  const uint64_t rss_before = vm_rss_kb(tracer.pid());
+  const int seconds = 60;
+  pid_t bomb = fork();
+  if (bomb == 0) {
+    std::ofstream(path + "/cgroup.procs") << getpid();
+    if (limit != path)
+      std::ofstream(limit + "/cgroup.procs") << getpid();
+    execl(workload_bin().c_str(), "tt_workload", "forkbomb", std::to_string(seconds).c_str(),
+          static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  uint64_t rss_max = 0;
+  for (int i = 0; i < seconds; i++) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rss_max = std::max(rss_max, vm_rss_kb(tracer.pid()));
+    ASSERT_EQ(kill(tracer.pid(), 0), 0) << "treetrace died during the bomb";
+  }
+  waitpid(bomb, nullptr, 0);
+  { std::ofstream(path + "/cgroup.kill") << "1"; }
+  auto r = tracer.stop();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(r.seconds, 5.0) << "still responsive";
+  auto s = r.summary();
+  ASSERT_TRUE(s);
+  auto lost = r.events("lost");
+  ASSERT_FALSE(lost.empty()) << "table overflows are reported while running";
+  EXPECT_GT(lost.back()["proc_table_full"].get<uint64_t>(), 0u);
+  EXPECT_GE((*s)["lost"].get<uint64_t>(), lost.back()["proc_table_full"].get<uint64_t>());
+  EXPECT_GT((*s)["attempts"].get<uint64_t>(), 1000u) << "the bomb churned through many processes";
+  EXPECT_EQ((*s)["attempts"], (*s)["delivered"].get<uint64_t>() + (*s)["dropped_kernel"].get<uint64_t>());
+  EXPECT_LT(rss_max, rss_before + 32 * 1024) << "memory stays bounded: " << rss_before << " kB -> " << rss_max << " kB";
+  for (int i = 0; i < 50 && rmdir(path.c_str()) != 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (limit != path)
+    rmdir(limit.c_str());
+}
+
 TEST(ProcessSemantics, ReusedPidNeverMixesProcesses) {
   TT_REQUIRE_BPF();
   TruthFile truth;

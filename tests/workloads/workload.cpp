@@ -16,6 +16,7 @@
 //   tt_workload subreaper MS            become a subreaper, double-fork a daemon
 //   tt_workload sleepers N SECONDS      N children that sleep, then exit
 //   tt_workload exec-loop RATE SECONDS  spawn /bin/true RATE times a second
+//   tt_workload forkbomb SECONDS        fork as fast as allowed, with turnover
 //   tt_workload signal SIG              kill itself with SIG
 //   tt_workload exit CODE               exit with CODE
 //   tt_workload sleep MS
@@ -379,6 +380,30 @@ int run_exec_loop(uint64_t rate, uint64_t seconds) {
   return 0;
 }
 
+// Every process forks two children and exits, so the population sits at
+// the cgroup's pids.max with constant turnover until the deadline. A fork
+// refused by pids.max is retried after a short pause.
+int run_forkbomb(uint64_t seconds) {
+  const uint64_t deadline = now_ns(CLOCK_MONOTONIC) + seconds * 1'000'000'000ull;
+  for (;;) {
+    int children = 0;
+    while (children < 2) {
+      if (now_ns(CLOCK_MONOTONIC) > deadline)
+        _exit(0);
+      pid_t pid = fork();
+      if (pid == 0) {
+        children = 0;
+        continue;
+      }
+      if (pid > 0)
+        children++;
+      else
+        usleep(1000);
+    }
+    _exit(0);
+  }
+}
+
 int usage() {
   fprintf(stderr, "usage: tt_workload MODE ARGS... (see the source)\n");
   return 2;
@@ -417,6 +442,8 @@ int main(int argc, char **argv) {
     return run_sleepers(static_cast<int>(arg(2)), arg(3));
   if (mode == "exec-loop")
     return run_exec_loop(arg(2), arg(3));
+  if (mode == "forkbomb")
+    return run_forkbomb(arg(2));
   if (mode == "signal") {
     signal(static_cast<int>(arg(2)), SIG_DFL);
     burn_thread_cpu(5);
