@@ -150,6 +150,7 @@ private:
   uint64_t last_reported_loss_ = 0;
   uint64_t last_kernel_loss_ = 0;
   uint64_t reconcile_at_ = 0; // 0: none due
+  bool warned_pss_denied_ = false;
 
   // run-a-command mode
   pid_t child_pid_ = -1;
@@ -277,19 +278,38 @@ void Session::report_loss_if_grown(uint64_t now) {
 
 void Session::measure_pss(std::vector<TreeReport> &trees) {
   // Bounded and rate-limited: at most pss_budget smaps_rollup reads per
-  // snapshot, off the event path. A tree only partly measured keeps no PSS
-  // rather than a wrong one.
+  // snapshot, off the event path. A tree that cannot be measured whole
+  // (over budget, or a member we may not read) reports no PSS rather than
+  // a partial sum.
   uint32_t budget = options_.pss_budget;
   for (auto &tree : trees) {
     std::vector<ProcKey> members = aggregator_.live_members(tree.root);
+    tree.pss_bytes.reset();
+    aggregator_.set_tree_pss(tree.root, std::nullopt);
     if (members.size() > budget)
       continue;
     uint64_t pss = 0;
+    bool complete = true;
     for (const ProcKey &m : members) {
       budget--;
-      if (auto rollup = read_smaps_rollup(static_cast<int>(m.pid)))
-        pss += rollup->pss_bytes; // a member that vanished meanwhile holds no memory
+      int error = 0;
+      auto text = read_proc_file(static_cast<int>(m.pid), "smaps_rollup", 64 * 1024, &error);
+      if (!text) {
+        if (error == EACCES || error == EPERM) {
+          complete = false;
+          if (!warned_pss_denied_)
+            spdlog::warn("PSS not reported for trees with other users' processes: reading their smaps_rollup "
+                         "needs CAP_SYS_PTRACE");
+          warned_pss_denied_ = true;
+          break;
+        }
+        continue; // the member exited meanwhile: it holds no memory
+      }
+      if (auto rollup = parse_smaps_rollup(*text))
+        pss += rollup->pss_bytes;
     }
+    if (!complete)
+      continue;
     aggregator_.set_tree_pss(tree.root, pss);
     tree.pss_bytes = pss;
   }

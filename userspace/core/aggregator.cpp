@@ -251,7 +251,7 @@ struct Aggregator::Impl {
     return {it->second.members.begin(), it->second.members.end()};
   }
 
-  void set_tree_pss(const ProcKey &root, uint64_t pss_bytes) {
+  void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
     if (auto it = trees_.find(root); it != trees_.end())
       it->second.pss_bytes = pss_bytes;
   }
@@ -714,7 +714,9 @@ size_t Aggregator::reconcile(const std::vector<LiveProcess> &live, uint64_t now_
   return impl_->reconcile(live, now_ns);
 }
 std::vector<ProcKey> Aggregator::live_members(const ProcKey &root) const { return impl_->live_members(root); }
-void Aggregator::set_tree_pss(const ProcKey &root, uint64_t pss_bytes) { impl_->set_tree_pss(root, pss_bytes); }
+void Aggregator::set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
+  impl_->set_tree_pss(root, pss_bytes);
+}
 size_t Aggregator::live_procs() const { return impl_->live_procs(); }
 size_t Aggregator::trees() const { return impl_->trees(); }
 const AggregatorStats &Aggregator::stats() const { return impl_->stats(); }

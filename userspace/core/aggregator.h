@@ -156,7 +156,8 @@ public:
 
   // Live members of a tree, for the PSS reader.
   std::vector<ProcKey> live_members(const ProcKey &root) const;
-  void set_tree_pss(const ProcKey &root, uint64_t pss_bytes);
+  // nullopt: the tree could not be measured whole this time.
+  void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes);
 
   size_t live_procs() const;
   size_t trees() const;
