@@ -35,8 +35,6 @@ const volatile __u64 cgroup_filter_ids[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u32 cgroup_filter_levels[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u64 sample_interval_ns = 1000000000ULL;
 const volatile __u64 page_size = 4096;
-/* 0: wake the reader on every record; else only once this many bytes wait. */
-const volatile __u64 wakeup_min_bytes = 0;
 /*
  * 6.16 ("exit: move and extend sched_process_exit() tracepoint") added the
  * group_dead argument and moved the tracepoint ahead of exit_mm(). Set by
@@ -104,7 +102,7 @@ struct proc_state {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized by userspace */
+	__uint(max_entries, 4 << 20); /* resized by userspace */
 } events SEC(".maps");
 
 struct {
@@ -206,18 +204,13 @@ static __always_inline void *reserve_event(__u32 kind, __u64 size)
 
 static __always_inline void submit_event(void *e)
 {
-	__u64 flags = 0;
-
 	/*
-	 * Batch wakeups: under a storm, waking the reader for every record
-	 * costs more than producing it. The reader also polls with a timeout,
-	 * which bounds how long a record can wait.
+	 * No wakeup flags: the kernel then wakes the reader only when it has
+	 * caught up with this record, i.e. when the ring was empty. A lone
+	 * record is delivered at once; under a storm, the reader drains
+	 * batches without a wakeup per record.
 	 */
-	if (wakeup_min_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes ?
-				BPF_RB_FORCE_WAKEUP :
-				BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* ---- Filters ------------------------------------------------------------- */

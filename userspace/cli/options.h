@@ -30,7 +30,7 @@ struct Options {
   bool kernel_threads = false;
   bool per_process = false;               // --verbose: per-process numbers in reports
   int log_verbosity = 0;                  // -v: 1 debug, 2 + libbpf debug
-  uint32_t ringbuf_bytes = 8u << 20;
+  uint32_t ringbuf_bytes = 4u << 20;
   uint32_t max_procs = 1u << 17;
   uint64_t output_queue_bytes = 16u << 20;
   uint32_t pss_budget = 2048;             // smaps_rollup reads per interval

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -175,9 +176,6 @@ TracerConfig Session::tracer_config() const {
   c.sample_interval_ns = options_.interval_ns.value_or(kSecond);
   c.ringbuf_bytes = options_.ringbuf_bytes;
   c.max_procs = options_.max_procs;
-  // Wake the reader once a sixteenth of the ring is used; the poll timeout
-  // bounds the delay of a lone record.
-  c.wakeup_min_bytes = options_.ringbuf_bytes / 16;
   c.libbpf_verbosity = options_.log_verbosity >= 2 ? 2 : options_.log_verbosity >= 1 ? 1 : 0;
   return c;
 }
@@ -481,6 +479,9 @@ int Session::run() {
   }
   aggregator_.finish_startup_scan();
   tracer_->consume();
+  // Loading parsed the kernel's BTF twice (several MiB each) and freed it;
+  // hand that memory back instead of carrying it for the whole run.
+  malloc_trim(0);
   spdlog::debug("tracing: {} processes found running", aggregator_.live_procs());
 
   if (child_pid_ > 0) {
@@ -517,7 +518,7 @@ int Session::run() {
   bool stop = false;
   while (!stop) {
     epoll_event events[4];
-    // The poll timeout bounds how long a record waits when wakeups are batched.
+    // Records wake the loop; the timeout paces snapshots and loss checks.
     int n = epoll_wait(epfd.get(), events, 4, 100);
     if (n < 0 && errno != EINTR) {
       spdlog::error("event loop: {}", strerror(errno));
