@@ -471,6 +471,11 @@ int Session::run() {
   tracer_ = std::move(std::get<std::unique_ptr<Tracer>>(created));
   spdlog::debug("kernel {}: sched_process_exit {} group_dead", tracer_->features().release,
                 tracer_->features().exit_tp_has_group_dead ? "has" : "lacks");
+  // Before the startup scan, whose `existing` records may be printed.
+  const EventSelection &ev = options_.events;
+  if (ev.fork || ev.exec || ev.exit || ev.sample || ev.existing)
+    if (std::string columns = render_event_columns(render_); !columns.empty())
+      emit(std::move(columns));
   started_at_ = boottime_ns();
   if (auto err = tracer_->start()) {
     spdlog::error("{}", *err);

@@ -167,6 +167,8 @@ std::string join_argv(const ExecEvent &ev) {
   return out;
 }
 
+constexpr const char *kEventLine = "{:<12} {:<8} {:>7} {:>7} {:<16} {} {}\n";
+
 std::string text_event(const Event &event, const Attribution &attr, const RenderContext &ctx) {
   const EventHeader &h = header_of(event);
   std::string detail = std::visit(
@@ -192,8 +194,8 @@ std::string text_event(const Event &event, const Attribution &attr, const Render
         }
       },
       event);
-  return fmt::format("{} {:<8} {:>7} {:>7} {:<16} {} {}\n", clock_time(h.ts_ns, ctx), event_name(event), h.proc.pid,
-                     h.ppid, printable(h.comm), detail, cgroup_of(h, ctx));
+  return fmt::format(kEventLine, clock_time(h.ts_ns, ctx), event_name(event), h.proc.pid, h.ppid, printable(h.comm),
+                     detail, cgroup_of(h, ctx));
 }
 
 std::string by_comm_text(const std::vector<CommUsage> &by_comm, size_t max_items) {
@@ -320,6 +322,12 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx) {
   return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx)
                                           : text_event(event, attribution, ctx);
+}
+
+std::string render_event_columns(const RenderContext &ctx) {
+  if (ctx.format == OutputFormat::Json)
+    return {};
+  return fmt::format(fmt::runtime(kEventLine), "TIME", "EVENT", "PID", "PPID", "COMM", "DETAILS", "CGROUP");
 }
 
 std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,

@@ -24,6 +24,8 @@ struct RenderContext {
 };
 
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx);
+// The column header of the text event stream; empty for JSON.
+std::string render_event_columns(const RenderContext &ctx);
 
 // One `tree` record per tree (JSON), or one aligned table (text).
 std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
