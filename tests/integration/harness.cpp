@@ -19,9 +19,7 @@
 namespace tt_test {
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, int *out_fd, int *err_fd) {
   int out[2], err[2];

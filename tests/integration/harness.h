@@ -19,18 +19,18 @@ using nlohmann::json;
 // Why BPF cannot be used here, or nullopt when it can.
 std::optional<std::string> bpf_unavailable_reason();
 
-#define TT_REQUIRE_BPF()                                                                                   \
-  do {                                                                                                     \
-    if (auto reason = ::tt_test::bpf_unavailable_reason()) {                                               \
-      const char *req = getenv("TREETRACE_REQUIRE_BPF");                                                   \
-      if (req && std::string(req) == "1")                                                                  \
-        FAIL() << "BPF required (TREETRACE_REQUIRE_BPF=1) but unavailable: " << *reason;                   \
-      GTEST_SKIP() << "BPF unavailable: " << *reason;                                                      \
-    }                                                                                                      \
+#define TT_REQUIRE_BPF()                                                                                               \
+  do {                                                                                                                 \
+    if (auto reason = ::tt_test::bpf_unavailable_reason()) {                                                           \
+      const char *req = getenv("TREETRACE_REQUIRE_BPF");                                                               \
+      if (req && std::string(req) == "1")                                                                              \
+        FAIL() << "BPF required (TREETRACE_REQUIRE_BPF=1) but unavailable: " << *reason;                               \
+      GTEST_SKIP() << "BPF unavailable: " << *reason;                                                                  \
+    }                                                                                                                  \
   } while (0)
 
 struct RunResult {
-  int exit_code = -1;  // WEXITSTATUS, or 128+signal
+  int exit_code = -1; // WEXITSTATUS, or 128+signal
   std::string out;
   std::string err;
   std::vector<json> records; // every stdout line, parsed (a parse failure fails the test)

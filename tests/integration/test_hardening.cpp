@@ -1,12 +1,12 @@
 // Loss accounting, PID reuse, reparenting, namespaces, cgroup migration,
 // slow consumers, hard kills and least privilege, each spawned for real.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
-#include <sstream>
-#include <algorithm>
 #include <set>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -40,8 +40,8 @@ TEST(Loss, TinyRingBufferDropsAreCountedExactly) {
   // A 4 KiB ring and a reader paused (SIGSTOP) through an exec storm:
   // records are dropped, and every one is counted.
   const std::string storm = "sleep 1; i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done; sleep 2";
-  BackgroundTracer tracer({"--format", "json", "--ringbuf-size", "4096", "--events", "exec,exit", "--", "/bin/sh",
-                           "-c", storm});
+  BackgroundTracer tracer(
+      {"--format", "json", "--ringbuf-size", "4096", "--events", "exec,exit", "--", "/bin/sh", "-c", storm});
   ASSERT_TRUE(tracer.ready());
   kill(tracer.pid(), SIGSTOP);
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -104,9 +104,8 @@ TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
     dup2(out[1], 1);
     close(out[0]);
     close(out[1]);
-    execl(treetrace_bin().c_str(), "treetrace", "--format", "json", "--events", "all", "--output-queue", "65536",
-          "--", "/bin/sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done",
-          static_cast<char *>(nullptr));
+    execl(treetrace_bin().c_str(), "treetrace", "--format", "json", "--events", "all", "--output-queue", "65536", "--",
+          "/bin/sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done", static_cast<char *>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -295,8 +294,8 @@ TEST(ProcessSemantics, PrivatePidNamespaceReportsBothPids) {
   TT_REQUIRE_BPF();
   if (!have("/usr/bin/unshare"))
     GTEST_SKIP() << "unshare (util-linux) not installed";
-  auto r = run_treetrace({"--format", "json", "--", "/usr/bin/unshare", "--pid", "--fork", workload_bin(), "burn",
-                          "10"});
+  auto r =
+      run_treetrace({"--format", "json", "--", "/usr/bin/unshare", "--pid", "--fork", workload_bin(), "burn", "10"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   bool found = false;
   for (const auto &e : r.events("exit")) {

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -34,8 +34,8 @@ size_t count_exits(const RunResult &r, int64_t pid) {
 TEST(Lifecycle, CpuMatchesWait4Rusage) {
   TT_REQUIRE_BPF();
   TruthFile truth;
-  auto r = run_treetrace({"--format", "json", "--", workload_bin(), "wait4", workload_bin(), "burn", "300"},
-                         {truth.env()});
+  auto r =
+      run_treetrace({"--format", "json", "--", workload_bin(), "wait4", workload_bin(), "burn", "300"}, {truth.env()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto w = truth.with("kind", "wait4");
   ASSERT_EQ(w.size(), 1u);
@@ -70,8 +70,7 @@ TEST(Lifecycle, PeakRssCatchesShortSpikeLikeVmHWM) {
 TEST(Lifecycle, ForkWithoutExecLikePreforkWorkers) {
   TT_REQUIRE_BPF();
   TruthFile truth;
-  auto r = run_treetrace({"--format", "json", "--events", "fork,exec,exit", "--", workload_bin(), "prefork", "3",
-                          "50"},
+  auto r = run_treetrace({"--format", "json", "--events", "fork,exec,exit", "--", workload_bin(), "prefork", "3", "50"},
                          {truth.env()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto workers = truth.with("role", "worker");
@@ -267,9 +266,9 @@ TEST(Filters, CgroupFilterOnCgroupTheTestCreates) {
     // Outside the cgroup: not traced.
     EXPECT_EQ(run_command({workload_bin(), "burn", "5"}), 0);
     // Inside: the shell moves itself in, then execs; the exec is seen.
-    EXPECT_EQ(run_command({"/bin/sh", "-c", "echo $$ > " + path + "/cgroup.procs && exec " + workload_bin() +
-                                                " burn 20"}),
-              0);
+    EXPECT_EQ(
+        run_command({"/bin/sh", "-c", "echo $$ > " + path + "/cgroup.procs && exec " + workload_bin() + " burn 20"}),
+        0);
     auto r = tracer.stop();
     EXPECT_EQ(r.exit_code, 0) << r.err;
     auto exits = r.events("exit");

@@ -19,8 +19,8 @@ protected:
     if (bpf_unavailable_reason())
       return;
     truth_ = new TruthFile();
-    result_ = new RunResult(run_treetrace({"--format", "json", "--wait-tree", "--interval", "150ms", "--verbose",
-                                           "--", workload_bin(), "wait4", workload_bin(), "pool", "3", "4", "200"},
+    result_ = new RunResult(run_treetrace({"--format", "json", "--wait-tree", "--interval", "150ms", "--verbose", "--",
+                                           workload_bin(), "wait4", workload_bin(), "pool", "3", "4", "200"},
                                           {truth_->env()}, 120));
   }
   static void TearDownTestSuite() {
@@ -86,8 +86,8 @@ TEST_F(PreforkPool, EveryPeakMatchesItsOwnVmHWM) {
   for (const auto &self : truth_->with("kind", "self")) {
     const int64_t pid = self["pid"];
     ASSERT_TRUE(exits.count(pid)) << "no exit record for " << self.dump();
-    EXPECT_TRUE(within(exits[pid]["rss_peak_bytes"].get<double>(), self["vmhwm_kb"].get<double>() * 1024, 0.01,
-                       256 * 1024))
+    EXPECT_TRUE(
+        within(exits[pid]["rss_peak_bytes"].get<double>(), self["vmhwm_kb"].get<double>() * 1024, 0.01, 256 * 1024))
         << self.dump();
     checked++;
   }

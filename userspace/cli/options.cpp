@@ -83,12 +83,10 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
                  "Trace processes in cgroup v2 PATH or below (absolute, or relative to the cgroup2 mount), and "
                  "everything they start. Repeatable.")
       ->type_name("PATH");
-  app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")
-      ->type_name("PID");
+  app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")->type_name("PID");
   app.add_option("--format", format, "Output format: text or json (JSON Lines)")
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--events", events, "Events to print: fork,exec,exit,sample,existing, all or none")
-      ->type_name("LIST");
+  app.add_option("--events", events, "Events to print: fork,exec,exit,sample,existing, all or none")->type_name("LIST");
   app.add_option("--interval", interval, "Print a snapshot of every live tree every DURATION")
       ->check(duration_validator());
   app.add_option("--duration", duration, "Stop after DURATION (node mode)")->check(duration_validator());

@@ -20,21 +20,21 @@ struct EventSelection {
 struct Options {
   std::vector<std::string> comm_patterns; // normalized
   std::vector<CgroupTarget> cgroups;
-  std::string cgroup_mount;               // empty when no cgroup2 mount was found
+  std::string cgroup_mount; // empty when no cgroup2 mount was found
   std::vector<uint32_t> pids;
   OutputFormat format = OutputFormat::Text;
   EventSelection events;
-  std::optional<uint64_t> interval_ns;    // tree snapshots
+  std::optional<uint64_t> interval_ns; // tree snapshots
   std::optional<uint64_t> duration_ns;
   bool wait_tree = false;
   bool kernel_threads = false;
-  bool per_process = false;               // --verbose: per-process numbers in reports
-  int log_verbosity = 0;                  // -v: 1 debug, 2 + libbpf debug
+  bool per_process = false; // --verbose: per-process numbers in reports
+  int log_verbosity = 0;    // -v: 1 debug, 2 + libbpf debug
   uint32_t ringbuf_bytes = 4u << 20;
   uint32_t max_procs = 1u << 17;
   uint64_t output_queue_bytes = 16u << 20;
-  uint32_t pss_budget = 2048;             // smaps_rollup reads per interval
-  std::vector<std::string> command;       // empty: trace the node
+  uint32_t pss_budget = 2048;       // smaps_rollup reads per interval
+  std::vector<std::string> command; // empty: trace the node
 };
 
 struct OptionsExit {

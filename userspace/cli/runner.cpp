@@ -22,8 +22,8 @@
 #include "output/output_queue.h"
 #include "output/render.h"
 #include "util/cgroup.h"
-#include "util/unique_fd.h"
 #include "util/proc_parse.h"
+#include "util/unique_fd.h"
 
 namespace treetrace {
 namespace {
@@ -43,7 +43,6 @@ uint64_t clock_ns(clockid_t clock) {
 }
 
 uint64_t boottime_ns() { return clock_ns(CLOCK_BOOTTIME); }
-
 
 // Finds COMMAND the way a shell does, so "not found" is reported up front.
 std::variant<std::string, int> resolve_command(const std::string &name) {
@@ -184,8 +183,8 @@ AggregatorConfig Session::aggregator_config() const {
   AggregatorConfig c;
   c.max_live_procs = options_.max_procs;
   // Node-wide: every service (child of init) is its own tree.
-  c.init_children_are_roots = options_.command.empty() && options_.pids.empty() &&
-                              options_.comm_patterns.empty() && options_.cgroups.empty();
+  c.init_children_are_roots =
+      options_.command.empty() && options_.pids.empty() && options_.comm_patterns.empty() && options_.cgroups.empty();
   return c;
 }
 
@@ -403,8 +402,9 @@ void Session::finish(uint64_t now) {
       cmd += (cmd.empty() ? "" : " ") + a;
     summary.command = cmd;
     if (child_key_ && !trees.empty())
-      summary.wall_ns = trees.front().last_ts_ns > child_key_->start_ns ? trees.front().last_ts_ns - child_key_->start_ns
-                                                                        : summary.wall_ns;
+      summary.wall_ns = trees.front().last_ts_ns > child_key_->start_ns
+                            ? trees.front().last_ts_ns - child_key_->start_ns
+                            : summary.wall_ns;
     if (child_status_ && WIFSIGNALED(*child_status_))
       summary.signal = WTERMSIG(*child_status_);
     else if (child_status_)
@@ -455,8 +455,7 @@ int Session::run() {
 
   output_ = std::make_unique<OutputQueue>(STDOUT_FILENO, options_.output_queue_bytes);
   render_.format = options_.format;
-  render_.realtime_offset_ns =
-      static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(boottime_ns());
+  render_.realtime_offset_ns = static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(boottime_ns());
   if (!options_.cgroup_mount.empty()) {
     cgroups_ = std::make_unique<CgroupPathCache>(options_.cgroup_mount);
     render_.cgroup_path = [this](uint64_t id) { return cgroups_->lookup(id); };

@@ -8,11 +8,11 @@
 namespace treetrace {
 
 struct KernelFeatures {
-  std::string release;            // uname -r
-  bool has_btf = false;           // /sys/kernel/btf/vmlinux readable
-  bool bpf_permitted = true;      // false: the probes were refused (EPERM)
-  bool has_ringbuf = false;       // BPF_MAP_TYPE_RINGBUF (5.8)
-  bool has_task_storage = false;  // BPF_MAP_TYPE_TASK_STORAGE (5.11)
+  std::string release;           // uname -r
+  bool has_btf = false;          // /sys/kernel/btf/vmlinux readable
+  bool bpf_permitted = true;     // false: the probes were refused (EPERM)
+  bool has_ringbuf = false;      // BPF_MAP_TYPE_RINGBUF (5.8)
+  bool has_task_storage = false; // BPF_MAP_TYPE_TASK_STORAGE (5.11)
   // sched_process_exit(p, group_dead), fired before exit_mm() (6.16).
   bool exit_tp_has_group_dead = false;
   // sched_switch(preempt, prev, next, prev_state) (5.18).

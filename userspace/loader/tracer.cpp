@@ -25,7 +25,6 @@ struct LinkDeleter {
   void operator()(bpf_link *l) const { bpf_link__destroy(l); }
 };
 
-
 int libbpf_verbosity = 0;
 
 int print_libbpf(enum libbpf_print_level level, const char *format, va_list args) {
@@ -51,8 +50,7 @@ int print_libbpf(enum libbpf_print_level level, const char *format, va_list args
 std::string errno_reason(int err) {
   err = err < 0 ? -err : err;
   if (err == EPERM)
-    return std::string(strerror(err)) +
-           ": treetrace needs CAP_BPF and CAP_PERFMON (or root) to load BPF programs";
+    return std::string(strerror(err)) + ": treetrace needs CAP_BPF and CAP_PERFMON (or root) to load BPF programs";
   return strerror(err);
 }
 
@@ -92,8 +90,7 @@ struct Tracer::Impl {
     ro->pid_filter_active = !config.pids.empty();
     ro->comm_pattern_count = static_cast<uint32_t>(config.comm_patterns.size());
     for (size_t i = 0; i < config.comm_patterns.size() && i < TT_MAX_COMM_PATTERNS; i++)
-      strncpy(const_cast<char *>(ro->comm_patterns[i]), config.comm_patterns[i].c_str(),
-              TT_COMM_PATTERN_LEN - 1);
+      strncpy(const_cast<char *>(ro->comm_patterns[i]), config.comm_patterns[i].c_str(), TT_COMM_PATTERN_LEN - 1);
     ro->cgroup_filter_count = static_cast<uint32_t>(config.cgroups.size());
     for (size_t i = 0; i < config.cgroups.size() && i < TT_MAX_CGROUP_FILTERS; i++) {
       ro->cgroup_filter_ids[i] = config.cgroups[i].id;
@@ -125,8 +122,7 @@ struct Tracer::Impl {
   }
 };
 
-std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerConfig &config,
-                                                                  RecordHandler on_record) {
+std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerConfig &config, RecordHandler on_record) {
   libbpf_verbosity = config.libbpf_verbosity;
   libbpf_set_print(print_libbpf);
 
@@ -169,8 +165,7 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
       return "cannot add pid " + std::to_string(pid) + " to the filter: " + errno_reason(errno);
   }
 
-  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), Impl::on_ring_record,
-                                    impl.get(), nullptr));
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), Impl::on_ring_record, impl.get(), nullptr));
   if (!impl->ring)
     return "cannot open the ring buffer: " + errno_reason(errno);
 

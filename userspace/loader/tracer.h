@@ -52,8 +52,7 @@ public:
   using RecordHandler = std::function<void(const void *data, size_t size)>;
 
   // Opens and loads; on failure returns a one-line reason.
-  static std::variant<std::unique_ptr<Tracer>, std::string> create(const TracerConfig &config,
-                                                                   RecordHandler on_record);
+  static std::variant<std::unique_ptr<Tracer>, std::string> create(const TracerConfig &config, RecordHandler on_record);
   ~Tracer();
   Tracer(const Tracer &) = delete;
   Tracer &operator=(const Tracer &) = delete;

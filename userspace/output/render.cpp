@@ -65,8 +65,7 @@ std::string clock_time(uint64_t boottime_ns, const RenderContext &ctx) {
   const time_t secs = static_cast<time_t>(real / 1'000'000'000);
   struct tm tm {};
   localtime_r(&secs, &tm);
-  return fmt::format("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (real % 1'000'000'000) / 1'000'000);
+  return fmt::format("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec, (real % 1'000'000'000) / 1'000'000);
 }
 
 std::string cgroup_of(const EventHeader &h, const RenderContext &ctx) {
@@ -320,8 +319,7 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
 } // namespace
 
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx) {
-  return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx)
-                                          : text_event(event, attribution, ctx);
+  return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx) : text_event(event, attribution, ctx);
 }
 
 std::string render_event_columns(const RenderContext &ctx) {

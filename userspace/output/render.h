@@ -32,24 +32,24 @@ std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, 
                          const RenderContext &ctx);
 
 struct LossReport {
-  uint64_t attempts = 0;             // records the kernel tried to emit
-  uint64_t delivered = 0;            // records userspace received
-  uint64_t dropped_kernel = 0;       // ring buffer full
-  uint64_t dropped_output = 0;       // lines dropped because stdout was too slow
-  uint64_t proc_table_full = 0;      // processes the kernel could not track
-  uint64_t procs_untracked = 0;      // processes userspace could not track
+  uint64_t attempts = 0;        // records the kernel tried to emit
+  uint64_t delivered = 0;       // records userspace received
+  uint64_t dropped_kernel = 0;  // ring buffer full
+  uint64_t dropped_output = 0;  // lines dropped because stdout was too slow
+  uint64_t proc_table_full = 0; // processes the kernel could not track
+  uint64_t procs_untracked = 0; // processes userspace could not track
   uint64_t lost() const { return dropped_kernel + dropped_output + proc_table_full + procs_untracked; }
 };
 
 std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderContext &ctx);
 
 struct RunSummary {
-  std::optional<std::string> command;  // run-a-command mode
-  std::optional<int> exit_code;        // of the command
-  std::optional<int> signal;           // that killed the command
+  std::optional<std::string> command; // run-a-command mode
+  std::optional<int> exit_code;       // of the command
+  std::optional<int> signal;          // that killed the command
   uint64_t procs = 0;
   uint64_t cpu_ns = 0;
-  uint64_t rss_peak_bytes = 0;         // largest per-process peak
+  uint64_t rss_peak_bytes = 0; // largest per-process peak
   uint64_t wall_ns = 0;
   LossReport loss;
   std::vector<CommUsage> by_comm;
