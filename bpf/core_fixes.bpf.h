@@ -60,7 +60,7 @@ static __always_inline long mm_counter(struct mm_struct *mm, int member)
 
 		v = BPF_CORE_READ(old, rss_stat.count[member & 3].counter);
 	} else {
-		v = BPF_CORE_READ(mm, rss_stat[member & 3].count);
+		v = mm->rss_stat[member & 3].count; /* direct load: mm is BTF-typed */
 	}
 	return v < 0 ? 0 : v;
 }

@@ -144,17 +144,18 @@ static __always_inline void count(__u32 which)
 
 /* ---- Identity ---------------------------------------------------------- */
 
-static __always_inline __u64 process_start_ns(struct task_struct *t)
-{
-	/* de_thread() copies the leader's start time to an exec'ing thread. */
-	return BPF_CORE_READ(t, group_leader, start_boottime);
-}
-
+/*
+ * On the hot paths, tasks and mms arrive as BTF-typed pointers (tracepoint
+ * arguments, the iterator's task): plain dereferences compile to direct,
+ * fault-safe loads, where BPF_CORE_READ() costs a bpf_probe_read_kernel()
+ * call per field. The sched_switch program reads these on every switch.
+ */
 static __always_inline struct proc_key key_of(struct task_struct *t)
 {
 	struct proc_key key = {
-		.tgid = BPF_CORE_READ(t, tgid),
-		.start_ns = process_start_ns(t),
+		.tgid = t->tgid,
+		/* de_thread() copies the leader's start time to an exec'ing thread. */
+		.start_ns = t->group_leader->start_boottime,
 	};
 	return key;
 }
@@ -351,7 +352,7 @@ static __always_inline __u64 rss_pages(struct mm_struct *mm)
 /* VmHWM: the hiwater mark is only raised before RSS drops, so include RSS now. */
 static __always_inline __u64 peak_pages(struct mm_struct *mm, __u64 rss_pages)
 {
-	__u64 hiwater = BPF_CORE_READ(mm, hiwater_rss);
+	__u64 hiwater = mm->hiwater_rss;
 
 	return hiwater > rss_pages ? hiwater : rss_pages;
 }
@@ -451,7 +452,7 @@ static __always_inline void emit_sample(struct task_struct *t, struct proc_state
 	__builtin_memset(&e->counters, 0, sizeof(e->counters));
 	fill_counters(&e->counters, ps);
 	/* Live split of user/system time is not tracked; exit records carry it. */
-	mm = BPF_CORE_READ(t, mm);
+	mm = t->mm;
 	if (mm)
 		fill_live_memory(&e->counters, mm);
 	submit_event(e);
@@ -833,7 +834,7 @@ int scan_tasks(struct bpf_iter__task *ctx)
 		e->is_kernel_thread = is_kernel_thread(t);
 		submit_event(e);
 	}
-	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	struct mm_struct *mm = t->mm;
 
 	if (mm)
 		integrate_rss(ps, rss_pages(mm), now);
