@@ -261,19 +261,57 @@ static long glob_step(__u32 index, struct glob_state *g)
 	return 1;
 }
 
-static __always_inline bool comm_matches(const char *comm)
+/*
+ * Always 0, but the verifier cannot know it: writable .bss is not tracked.
+ *
+ * Before 6.7 (commit ab5cfac139ab, "bpf: verify callbacks as if they are
+ * called unknown number of times") the verifier checked a bpf_loop()
+ * callback once, in the state of the first iteration only. With the glob
+ * state starting from constants (p == s == 0, star == -1) and the
+ * pattern's first byte a known rodata constant, it saw no path to the '*'
+ * and backtracking branches and none that sets g.matched, and removed
+ * them as dead code: on 6.1 the program loaded, but --comm never matched.
+ * Starting from values it cannot know makes it check every branch.
+ */
+volatile __u32 verifier_opaque_zero = 0;
+
+struct tt_comm {
+	char c[TT_COMM_LEN];
+};
+
+/*
+ * Global, not static: the verifier checks it once per program, on its own,
+ * instead of at every call site. Since 6.7 it checks a bpf_loop() callback
+ * until its states converge, about 10k instructions per pattern; inlined
+ * into each step of the 32-deep ancestor walk, four patterns took
+ * handle_fork to 776k instructions on 6.12 and past the 1M limit on 6.18
+ * (E2BIG at load).
+ */
+__noinline int comm_matches(const struct tt_comm *comm)
 {
+	int zero = verifier_opaque_zero;
+
+	if (!comm)
+		return 0;
 	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
-		struct glob_state g = { .pattern = comm_patterns[i], .comm = comm, .star = -1 };
+		struct glob_state g = {
+			.pattern = comm_patterns[i],
+			.comm = comm->c,
+			.p = zero,
+			.s = zero,
+			.star = zero - 1,
+			.mark = zero,
+			.matched = zero,
+		};
 
 		if (i >= comm_pattern_count)
 			break;
 		/* Worst case is (pattern + 1) * (comm + 1) steps. */
 		bpf_loop((TT_COMM_PATTERN_LEN + 1) * (TT_COMM_LEN + 1), glob_step, &g, 0);
 		if (g.matched)
-			return true;
+			return 1;
 	}
-	return false;
+	return 0;
 }
 
 static __always_inline bool cgroup_matches(struct task_struct *t)
@@ -309,10 +347,10 @@ static __always_inline bool matches_filters(struct task_struct *t)
 			return true;
 	}
 	if (comm_pattern_count) {
-		char comm[TT_COMM_LEN] = {};
+		struct tt_comm comm = {};
 
-		BPF_CORE_READ_STR_INTO(&comm, t, group_leader, comm);
-		if (comm_matches(comm))
+		BPF_CORE_READ_STR_INTO(&comm.c, t, group_leader, comm);
+		if (comm_matches(&comm))
 			return true;
 	}
 	if (cgroup_filter_count && cgroup_matches(t))
