@@ -51,7 +51,7 @@ TEST(Loss, TinyRingBufferDropsAreCountedExactly) {
   auto s = r.summary();
   ASSERT_TRUE(s);
   const uint64_t attempts = (*s)["attempts"], delivered = (*s)["delivered"], dropped = (*s)["dropped_kernel"];
-  EXPECT_GT(dropped, 1000u) << "the storm must overflow a 4 KiB ring";
+  EXPECT_GT(dropped, 100u) << "the storm must overflow a 4 KiB ring";
   EXPECT_EQ(attempts, delivered + dropped) << "every record is either delivered or counted as dropped";
   EXPECT_EQ((*s)["lost"].get<uint64_t>(), dropped);
   // Reported while running, too: on stderr and as `lost` records.
