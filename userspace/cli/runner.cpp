@@ -337,7 +337,7 @@ bool Session::command_tree_done(uint64_t now) {
   const bool grace_over = now - child_reaped_at_ > kExitRecordGraceNs;
   if (!child_exit_seen_ && !grace_over)
     return false;
-  if (!options_.wait_tree || !child_key_)
+  if (!child_key_)
     return true;
   std::vector<ProcKey> members = aggregator_.live_members(*child_key_);
   if (members.empty())
@@ -349,7 +349,14 @@ bool Session::command_tree_done(uint64_t now) {
   if (now - last_liveness_check_ < kLivenessCheckNs)
     return false;
   last_liveness_check_ = now;
-  if (std::any_of(members.begin(), members.end(), still_running)) {
+  if (!options_.wait_tree) {
+    // Running descendants are left behind, but dead ones are waited for:
+    // the command can reap a child before the child's last context switch,
+    // so the child's exit record can come after the command's (seen under
+    // QEMU on Linux 6.12, where a vCPU can stall between the two).
+    if (std::all_of(members.begin(), members.end(), still_running))
+      return true;
+  } else if (std::any_of(members.begin(), members.end(), still_running)) {
     members_gone_at_ = 0;
     return false;
   }
