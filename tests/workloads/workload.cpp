@@ -179,6 +179,19 @@ int run_exec_from_thread(char **argv) {
     pause();
 }
 
+// Reaps `pid` (any child when -1) with its rusage. The kernel charges a
+// dying process its last slice of CPU at its final context switch, which
+// can come after the parent is told of the exit: reaping at once reads a
+// rusage without that slice. So wait for the exit without reaping, give
+// the zombie time to switch out for the last time, then reap.
+pid_t reap(pid_t pid, int *status, rusage *ru) {
+  siginfo_t info{};
+  if (waitid(pid < 0 ? P_ALL : P_PID, pid < 0 ? 0 : static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0)
+    return -1;
+  usleep(50000);
+  return wait4(info.si_pid, status, 0, ru);
+}
+
 void record_wait4(pid_t pid, int status, const rusage &ru) {
   append_truth("{\"kind\":\"wait4\",\"pid\":" + std::to_string(pid) + ",\"status\":" + std::to_string(status) +
                ",\"cpu_us\":" + std::to_string(timeval_us(ru.ru_utime) + timeval_us(ru.ru_stime)) +
@@ -197,7 +210,7 @@ int run_prefork(int n, uint64_t ms) {
   int status = 0;
   rusage ru{};
   pid_t pid;
-  while ((pid = wait4(-1, &status, 0, &ru)) > 0)
+  while ((pid = reap(-1, &status, &ru)) > 0)
     record_wait4(pid, status, ru);
   record_self("master");
   return 0;
@@ -231,7 +244,7 @@ int run_wait4(char **argv) {
   }
   int status = 0;
   rusage ru{};
-  if (wait4(pid, &status, 0, &ru) != pid)
+  if (reap(pid, &status, &ru) != pid)
     return 3;
   record_wait4(pid, status, ru);
   return 0;
@@ -322,7 +335,7 @@ int run_pid_reuse(int n) {
     pid = child;
     int status = 0;
     rusage ru{};
-    if (wait4(child, &status, 0, &ru) != child)
+    if (reap(child, &status, &ru) != child)
       return 3;
     record_wait4(child, status, ru);
   }
