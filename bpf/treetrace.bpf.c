@@ -35,6 +35,8 @@ const volatile __u64 cgroup_filter_ids[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u32 cgroup_filter_levels[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u64 sample_interval_ns = 1000000000ULL;
 const volatile __u64 page_size = 4096;
+/* 0: the kernel's default wakeups; else wake only once this many bytes wait. */
+const volatile __u64 wakeup_min_bytes = 0;
 /*
  * 6.16 ("exit: move and extend sched_process_exit() tracepoint") added the
  * group_dead argument and moved the tracepoint ahead of exit_mm(). Set by
@@ -205,13 +207,21 @@ static __always_inline void *reserve_event(__u32 kind, __u64 size)
 
 static __always_inline void submit_event(void *e)
 {
+	__u64 flags = 0;
+
 	/*
-	 * No wakeup flags: the kernel then wakes the reader only when it has
-	 * caught up with this record, i.e. when the ring was empty. A lone
-	 * record is delivered at once; under a storm, the reader drains
-	 * batches without a wakeup per record.
+	 * Batch wakeups. Without flags the kernel wakes the reader whenever it
+	 * has caught up, which under a steady trickle is once per record, and
+	 * a wakeup (an irq_work, then a reader context switch) costs far more
+	 * than the record: measured at about 32 us on a 2-CPU VM, against
+	 * 1.7 us without it. The reader also polls with a timeout, which bounds
+	 * how long a lone record can wait.
 	 */
-	bpf_ringbuf_submit(e, 0);
+	if (wakeup_min_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
 }
 
 /* ---- Filters ------------------------------------------------------------- */

@@ -32,6 +32,7 @@ constexpr uint64_t kSecond = 1'000'000'000ull;
 // After the command is reaped, its last records may still be in flight:
 // the exit record is made at the final context switch, just after the
 // parent is notified.
+constexpr int kPollMs = 100;
 constexpr uint64_t kExitRecordGraceNs = 2 * kSecond;
 constexpr uint64_t kLivenessCheckNs = kSecond / 4;
 constexpr uint64_t kInFlightGraceNs = kSecond / 2;
@@ -175,6 +176,9 @@ TracerConfig Session::tracer_config() const {
   c.sample_interval_ns = options_.interval_ns.value_or(kSecond);
   c.ringbuf_bytes = options_.ringbuf_bytes;
   c.max_procs = options_.max_procs;
+  // Wake the reader once a sixteenth of the ring is used; the loop's poll
+  // timeout delivers a lone record within kPollMs.
+  c.wakeup_min_bytes = options_.ringbuf_bytes / 16;
   c.libbpf_verbosity = options_.log_verbosity >= 2 ? 2 : options_.log_verbosity >= 1 ? 1 : 0;
   return c;
 }
@@ -530,8 +534,9 @@ int Session::run() {
   bool stop = false;
   while (!stop) {
     epoll_event events[4];
-    // Records wake the loop; the timeout paces snapshots and loss checks.
-    int n = epoll_wait(epfd.get(), events, 4, 100);
+    // Batched wakeups: the timeout bounds how long a lone record waits, and
+    // paces snapshots and loss checks.
+    int n = epoll_wait(epfd.get(), events, 4, kPollMs);
     if (n < 0 && errno != EINTR) {
       spdlog::error("event loop: {}", strerror(errno));
       break;

@@ -98,6 +98,7 @@ struct Tracer::Impl {
     }
     ro->sample_interval_ns = config.sample_interval_ns;
     ro->page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    ro->wakeup_min_bytes = config.wakeup_min_bytes;
     ro->exit_tp_has_group_dead = features.exit_tp_has_group_dead;
   }
 
