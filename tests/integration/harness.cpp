@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "util/cgroup.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -276,6 +278,13 @@ std::vector<json> TruthFile::with(const std::string &key, const std::string &val
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected << " differs by "
                                        << std::abs(actual - expected) << " > tolerance " << tol;
+}
+
+std::string cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::stringstream text;
+  text << in.rdbuf();
+  return treetrace::find_cgroup2_mount(text.str()).value_or("");
 }
 
 std::map<uint32_t, std::string> loaded_bpf_programs() {

@@ -89,6 +89,10 @@ private:
 // Tolerance used throughout: |a - b| <= max(rel * b, abs).
 ::testing::AssertionResult within(double actual, double expected, double rel, double abs_tol);
 
+// Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified on hybrid
+// layouts); empty when it is not.
+std::string cgroup2_mount();
+
 // BPF programs currently loaded in the kernel: id -> name.
 std::map<uint32_t, std::string> loaded_bpf_programs();
 

@@ -19,20 +19,6 @@ namespace {
 
 constexpr double kMs = 1e6;
 
-std::string cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(" - cgroup2 ") == std::string::npos)
-      continue;
-    std::istringstream f(line);
-    std::string id, parent, devno, root, mount;
-    f >> id >> parent >> devno >> root >> mount;
-    return mount;
-  }
-  return {};
-}
-
 bool have(const char *path) { return access(path, X_OK) == 0; }
 
 TEST(Loss, TinyRingBufferDropsAreCountedExactly) {

@@ -237,21 +237,6 @@ TEST(Filters, CommFilterExcludesEverythingElse) {
   run_command({"/bin/rm", "-rf", dir});
 }
 
-std::string cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto sep = line.find(" - cgroup2 ");
-    if (sep == std::string::npos)
-      continue;
-    std::istringstream f(line);
-    std::string id, parent, devno, root, mount;
-    f >> id >> parent >> devno >> root >> mount;
-    return mount;
-  }
-  return {};
-}
-
 TEST(Filters, CgroupFilterOnCgroupTheTestCreates) {
   TT_REQUIRE_BPF();
   const std::string mount = cgroup2_mount();
