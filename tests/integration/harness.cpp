@@ -2,6 +2,7 @@
 
 #include "util/cgroup.h"
 
+#include <algorithm>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -278,6 +279,13 @@ std::vector<json> TruthFile::with(const std::string &key, const std::string &val
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "actual " << actual << " vs expected " << expected << " differs by "
                                        << std::abs(actual - expected) << " > tolerance " << tol;
+}
+
+double rss_counter_slack_bytes() {
+  const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+  const long batch = std::max(32L, 2 * cpus);
+  constexpr long kRssCounters = 3; // MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES
+  return static_cast<double>(kRssCounters * cpus * batch * sysconf(_SC_PAGESIZE));
 }
 
 std::string cgroup2_mount() {

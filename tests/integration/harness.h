@@ -89,6 +89,15 @@ private:
 // Tolerance used throughout: |a - b| <= max(rel * b, abs).
 ::testing::AssertionResult within(double actual, double expected, double rel, double abs_tol);
 
+// How far treetrace's RSS may honestly sit from /proc's figures. Since 6.2
+// the kernel keeps RSS in per-CPU counters (file, anon, shmem); treetrace
+// reads their global values, which differ from the exact sums by less than
+// percpu_counter_batch (max(32, 2 x CPUs)) pages per CPU and counter, in
+// either direction, while /proc may sum the per-CPU parts. The bound is
+// derived from the kernel's batching rule, not fitted to observed errors;
+// docs/accounting.md states it for users.
+double rss_counter_slack_bytes();
+
 // Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified on hybrid
 // layouts); empty when it is not.
 std::string cgroup2_mount();

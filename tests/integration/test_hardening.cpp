@@ -157,8 +157,9 @@ TEST(Storms, ForkBombInPidsLimitedCgroup) {
   const std::string path = mount + "/" + name;
   const std::string limit = pids_root + "/" + name;
   ASSERT_EQ(mkdir(path.c_str(), 0755), 0) << strerror(errno);
-  if (limit != path)
+  if (limit != path) {
     ASSERT_EQ(mkdir(limit.c_str(), 0755), 0) << strerror(errno);
+  }
   { std::ofstream(limit + "/pids.max") << "256"; }
 
   // 64 slots in treetrace's process tables against 256 processes at once:
