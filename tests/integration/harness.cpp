@@ -2,18 +2,20 @@
 
 #include "util/cgroup.h"
 
-#include <algorithm>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -309,6 +311,53 @@ std::map<uint32_t, std::string> loaded_bpf_programs() {
     close(fd);
   }
   return names;
+}
+
+std::optional<uint64_t> bpf_map_entries(pid_t owner, const std::string &name) {
+  const std::string fdinfo_dir = "/proc/" + std::to_string(owner) + "/fdinfo";
+  DIR *dir = opendir(fdinfo_dir.c_str());
+  if (!dir)
+    return std::nullopt;
+  std::set<uint32_t> map_ids;
+  while (dirent *entry = readdir(dir)) {
+    std::ifstream info(fdinfo_dir + "/" + entry->d_name);
+    std::string line;
+    while (std::getline(info, line))
+      if (line.rfind("map_id:", 0) == 0)
+        map_ids.insert(static_cast<uint32_t>(std::stoul(line.substr(7))));
+  }
+  closedir(dir);
+  for (uint32_t id : map_ids) {
+    const int fd = bpf_map_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || name != info.name) {
+      close(fd);
+      continue;
+    }
+    std::vector<char> key(info.key_size), next(info.key_size);
+    uint64_t entries = 0;
+    void *prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      entries++;
+      key.swap(next);
+      prev = key.data();
+    }
+    close(fd);
+    return entries;
+  }
+  return std::nullopt;
+}
+
+uint64_t vm_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoull(line.substr(6));
+  return 0;
 }
 
 } // namespace tt_test

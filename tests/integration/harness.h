@@ -105,4 +105,12 @@ std::string cgroup2_mount();
 // BPF programs currently loaded in the kernel: id -> name.
 std::map<uint32_t, std::string> loaded_bpf_programs();
 
+// Entries in the BPF map called `name` that process `owner` holds open, read
+// from the kernel (map ids from /proc/OWNER/fdinfo, keys walked with
+// BPF_MAP_GET_NEXT_KEY); nullopt when it holds no such map.
+std::optional<uint64_t> bpf_map_entries(pid_t owner, const std::string &name);
+
+// VmRSS of a process in KiB (0 once it is gone).
+uint64_t vm_rss_kb(pid_t pid);
+
 } // namespace tt_test

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -123,15 +124,6 @@ TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
   EXPECT_LT(max_rss_kb, 64u * 1024) << "bounded queue, bounded memory";
 }
 
-uint64_t vm_rss_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoull(line.substr(6));
-  return 0;
-}
-
 // Where pids.max can be set: the cgroup2 hierarchy when it has the pids
 // controller, else the cgroup v1 pids hierarchy (hybrid layouts).
 std::string pids_hierarchy(const std::string &v2_mount) {
@@ -201,6 +193,83 @@ TEST(Storms, ForkBombInPidsLimitedCgroup) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (limit != path)
     rmdir(limit.c_str());
+}
+
+// Runs `tt_workload churn TOTAL ALIVE vm` while `sample` is called about
+// every 100 ms; returns the workload's own record of what it started.
+json run_churn(uint64_t total, uint64_t alive, const std::function<void()> &sample) {
+  TruthFile truth;
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("TT_TRUTH", truth.path().c_str(), 1);
+    execl(workload_bin().c_str(), "tt_workload", "churn", std::to_string(total).c_str(),
+          std::to_string(alive).c_str(), "vm", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    sample();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto records = truth.with("kind", "churn");
+  return records.size() == 1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? records[0] : json();
+}
+
+// A million short-lived processes, about 1000 alive at a time, on a node
+// traced without a filter: treetrace keeps up, and once they are gone its
+// memory and its kernel process table are back where they started.
+TEST(Storms, MillionProcessChurnReturnsToBaseline) {
+  TT_REQUIRE_BPF();
+  BackgroundTracer tracer({"--format", "json", "--events", "none"});
+  ASSERT_TRUE(tracer.ready());
+  const pid_t tt = tracer.pid();
+  // Warm up first: the ring buffer's pages become resident as records pass
+  // through them, and the tables reach their working size. That is the
+  // steady state the churn must come back to, so it is the baseline.
+  ASSERT_FALSE(run_churn(50'000, 1000, [] {}).is_null());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const uint64_t rss_start = vm_rss_kb(tt);
+  const auto table_start = bpf_map_entries(tt, "procs");
+  ASSERT_TRUE(table_start) << "treetrace holds its process table";
+
+  uint64_t rss_max = rss_start, table_max = 0;
+  bool tracer_alive = true;
+  const json churn = run_churn(1'000'000, 1000, [&] {
+    rss_max = std::max(rss_max, vm_rss_kb(tt));
+    table_max = std::max<uint64_t>(table_max, bpf_map_entries(tt, "procs").value_or(0));
+    tracer_alive = tracer_alive && kill(tt, 0) == 0;
+  });
+  ASSERT_FALSE(churn.is_null()) << "the churn workload failed";
+  ASSERT_TRUE(tracer_alive) << "treetrace died during the churn";
+  EXPECT_EQ(churn["forked"], 1'000'000);
+  EXPECT_GT(table_max, 900u) << "the table really held the ~1000 live processes";
+
+  // The exit records of the last processes may still be in flight.
+  uint64_t table_end = 0;
+  for (int i = 0; i < 50; i++) {
+    table_end = bpf_map_entries(tt, "procs").value_or(0);
+    if (table_end <= *table_start + 16)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const uint64_t rss_end = vm_rss_kb(tt);
+  auto r = tracer.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = r.summary();
+  ASSERT_TRUE(s);
+  const double seconds = churn["wall_ns"].get<double>() / 1e9;
+  std::printf("churn: 1000000 processes in %.1f s (%.0f/s); treetrace VmRSS %lu kB after warm-up, %lu kB max, "
+              "%lu kB after; procs table %lu entries after warm-up, %lu max, %lu after; lost %lu\n",
+              seconds, 1e6 / seconds, rss_start, rss_max, rss_end, *table_start, table_max, table_end,
+              (*s)["lost"].get<uint64_t>());
+  // Other processes on the node come and go too: a little slack.
+  EXPECT_LE(table_end, *table_start + 16) << "every exited process left the kernel table";
+  // Allocator slack, not growth: a leak of even 8 bytes per process would
+  // be 8 MB here.
+  EXPECT_LE(rss_end, rss_start + 1024) << "treetrace's memory came back to its baseline";
+  EXPECT_LE(rss_max, rss_start + 16 * 1024) << "and stayed bounded on the way";
+  EXPECT_GE((*s)["attempts"].get<uint64_t>(), 1'000'000u);
+  EXPECT_EQ((*s)["attempts"], (*s)["delivered"].get<uint64_t>() + (*s)["dropped_kernel"].get<uint64_t>());
 }
 
 TEST(ProcessSemantics, ReusedPidNeverMixesProcesses) {
