@@ -26,31 +26,6 @@ namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, int *out_fd, int *err_fd) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-    return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    for (const auto &e : env)
-      putenv(strdup(e.c_str()));
-    std::vector<char *> args;
-    for (const auto &a : argv)
-      args.push_back(const_cast<char *>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  *out_fd = out[0];
-  *err_fd = err[0];
-  return pid;
-}
-
-// Reads both pipes until EOF or deadline; returns false on timeout.
 bool drain(int out_fd, int err_fd, std::string &out, std::string &err, double deadline,
            const std::string *until_err = nullptr) {
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
@@ -151,7 +126,10 @@ RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<
   RunResult r;
   int out_fd, err_fd;
   const double start = now_s();
-  pid_t pid = spawn(argv, env, &out_fd, &err_fd);
+  const Spawned child = spawn(argv, env, Capture::stdout_and_stderr);
+  const pid_t pid = child.pid;
+  out_fd = child.out_fd;
+  err_fd = child.err_fd;
   if (pid < 0) {
     ADD_FAILURE() << "cannot spawn treetrace";
     return r;
@@ -173,7 +151,10 @@ RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<
 BackgroundTracer::BackgroundTracer(const std::vector<std::string> &args) : json_(is_json(args)) {
   std::vector<std::string> argv{treetrace_bin(), "-v"};
   argv.insert(argv.end(), args.begin(), args.end());
-  pid_ = spawn(argv, {}, &out_fd_, &err_fd_);
+  const Spawned child = spawn(argv, {}, Capture::stdout_and_stderr);
+  pid_ = child.pid;
+  out_fd_ = child.out_fd;
+  err_fd_ = child.err_fd;
   if (pid_ < 0)
     return;
   // Wait for the startup scan to finish: from then on nothing is missed.
@@ -227,9 +208,21 @@ BackgroundTracer::~BackgroundTracer() {
   }
 }
 
-int run_command(const std::vector<std::string> &argv, const std::vector<std::string> &env) {
+Spawned spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, Capture capture) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (capture != Capture::none && pipe2(out, O_CLOEXEC) != 0)
+    return {};
+  if (capture == Capture::stdout_and_stderr && pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return {};
+  }
   pid_t pid = fork();
   if (pid == 0) {
+    if (out[1] >= 0)
+      dup2(out[1], 1);
+    if (err[1] >= 0)
+      dup2(err[1], 2);
     for (const auto &e : env)
       putenv(strdup(e.c_str()));
     std::vector<char *> args;
@@ -239,8 +232,38 @@ int run_command(const std::vector<std::string> &argv, const std::vector<std::str
     execv(args[0], args.data());
     _exit(127);
   }
+  for (int fd : {out[1], err[1]})
+    if (fd >= 0)
+      close(fd);
+  if (pid < 0) {
+    for (int fd : {out[0], err[0]})
+      if (fd >= 0)
+        close(fd);
+    return {};
+  }
+  return {pid, out[0], err[0]};
+}
+
+std::string read_all(int fd) {
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return text;
+}
+
+void BackgroundTracer::pause_for(double seconds) {
+  kill(pid_, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  kill(pid_, SIGCONT);
+}
+
+int run_command(const std::vector<std::string> &argv, const std::vector<std::string> &env) {
+  const Spawned child = spawn(argv, env);
   int status = 0;
-  waitpid(pid, &status, 0);
+  waitpid(child.pid, &status, 0);
   return decode_status(status);
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace tt_test {
@@ -51,6 +52,9 @@ public:
   ~BackgroundTracer();
   bool ready() const { return ready_; }
   pid_t pid() const { return pid_; }
+  // Stops treetrace (SIGSTOP) for `seconds`, as a stalled reader would be,
+  // then lets it go on.
+  void pause_for(double seconds);
   // Sends SIGINT and collects the output.
   RunResult stop(int signo = 2);
   // Waits for treetrace to end by itself (run-a-command) and collects the output.
@@ -65,6 +69,22 @@ private:
   bool stopped_ = false;
   bool json_ = false;
 };
+
+// A process started by spawn(), with the read ends of the pipes that carry
+// its output when captured (-1 otherwise: it writes where the test does).
+struct Spawned {
+  pid_t pid = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+};
+enum class Capture { none, stdout_only, stdout_and_stderr };
+
+// Forks and execs argv[0] (a path) with extra environment (NAME=value).
+Spawned spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env = {},
+              Capture capture = Capture::none);
+
+// Reads fd to its end, then closes it.
+std::string read_all(int fd);
 
 // Runs a command to completion with extra environment; returns exit status.
 int run_command(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});

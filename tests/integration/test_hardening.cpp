@@ -30,9 +30,7 @@ TEST(Loss, TinyRingBufferDropsAreCountedExactly) {
   BackgroundTracer tracer(
       {"--format", "json", "--ringbuf-size", "4096", "--events", "exec,exit", "--", "/bin/sh", "-c", storm});
   ASSERT_TRUE(tracer.ready());
-  kill(tracer.pid(), SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  kill(tracer.pid(), SIGCONT);
+  tracer.pause_for(3);
   auto r = tracer.wait();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto s = r.summary();
@@ -60,9 +58,7 @@ TEST(Loss, TreeIsReconciledWithTheLiveSystemAfterLoss) {
   BackgroundTracer tracer({"--format", "json", "--ringbuf-size", "4096", "--interval", "500ms", "--events", "none",
                            "--", "/bin/sh", "-c", script});
   ASSERT_TRUE(tracer.ready());
-  kill(tracer.pid(), SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  kill(tracer.pid(), SIGCONT);
+  tracer.pause_for(3);
   auto r = tracer.wait();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto s = r.summary();
@@ -84,34 +80,23 @@ TEST(Loss, SlowStdoutNeverStallsTheRingBuffer) {
   // stdout drained at ~10 KiB/s while the tree execs as fast as it can:
   // lines that cannot be printed in time are dropped and counted; the
   // kernel side loses nothing, and treetrace's memory stays bounded.
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    close(out[1]);
-    execl(treetrace_bin().c_str(), "treetrace", "--format", "json", "--events", "all", "--output-queue", "65536", "--",
-          "/bin/sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done", static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
+  const Spawned tt = spawn({treetrace_bin(), "--format", "json", "--events", "all", "--output-queue", "65536", "--",
+                            "/bin/sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; i=$((i+1)); done"},
+                           {}, Capture::stdout_only);
+  ASSERT_GT(tt.pid, 0);
+  const pid_t pid = tt.pid;
   std::string output;
   uint64_t max_rss_kb = 0;
   char buf[1024];
   for (;;) {
-    ssize_t n = read(out[0], buf, sizeof buf);
+    ssize_t n = read(tt.out_fd, buf, sizeof buf);
     if (n <= 0)
       break;
     output.append(buf, static_cast<size_t>(n));
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line))
-      if (line.rfind("VmRSS:", 0) == 0)
-        max_rss_kb = std::max<uint64_t>(max_rss_kb, std::stoull(line.substr(6)));
+    max_rss_kb = std::max(max_rss_kb, vm_rss_kb(pid));
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // ~10 KiB/s
   }
-  close(out[0]);
+  close(tt.out_fd);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -199,13 +184,10 @@ TEST(Storms, ForkBombInPidsLimitedCgroup) {
 // every 100 ms; returns the workload's own record of what it started.
 json run_churn(uint64_t total, uint64_t alive, const std::function<void()> &sample) {
   TruthFile truth;
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("TT_TRUTH", truth.path().c_str(), 1);
-    execl(workload_bin().c_str(), "tt_workload", "churn", std::to_string(total).c_str(),
-          std::to_string(alive).c_str(), "vm", static_cast<char *>(nullptr));
-    _exit(127);
-  }
+  const pid_t pid =
+      spawn({workload_bin(), "churn", std::to_string(total), std::to_string(alive), "vm"}, {truth.env()}).pid;
+  if (pid < 0)
+    return json();
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
     sample();
@@ -415,22 +397,10 @@ TEST(LeastPrivilege, RunsWithOnlyBpfAndPerfmonCapabilities) {
   const std::string cmd = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+bpf,+perfmon "
                           "--ambient-caps=+bpf,+perfmon " +
                           treetrace_bin() + " --format json -- " + workload_bin() + " burn 10";
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  std::string output;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(out[0], buf, sizeof buf)) > 0)
-    output.append(buf, static_cast<size_t>(n));
-  close(out[0]);
+  const Spawned sh = spawn({"/bin/sh", "-c", cmd}, {}, Capture::stdout_only);
+  ASSERT_GT(sh.pid, 0);
+  const std::string output = read_all(sh.out_fd);
+  const pid_t pid = sh.pid;
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status)) << status;

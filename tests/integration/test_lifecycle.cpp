@@ -341,26 +341,18 @@ TEST(Shutdown, ClosedPipeEndsPromptlyAndQuietly) {
   TT_REQUIRE_BPF();
   // Like `treetrace | head -1`: read one line, close the pipe, and time
   // how long treetrace takes to notice while the node keeps exec'ing.
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    close(out[1]);
-    execl(treetrace_bin().c_str(), "treetrace", "--events", "exec,exit", static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
+  const Spawned tt = spawn({treetrace_bin(), "--events", "exec,exit"}, {}, Capture::stdout_only);
+  ASSERT_GT(tt.pid, 0);
+  const pid_t pid = tt.pid;
   std::atomic<bool> done{false};
   std::thread load([&] {
     while (!done)
       run_command({"/bin/true"});
   });
   char c = 0;
-  while (read(out[0], &c, 1) == 1 && c != '\n') {
+  while (read(tt.out_fd, &c, 1) == 1 && c != '\n') {
   }
-  close(out[0]);
+  close(tt.out_fd);
   const auto closed_at = std::chrono::steady_clock::now();
   int status = 0;
   for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)

@@ -43,18 +43,9 @@ std::vector<Alive> alive_user_processes() {
   return out;
 }
 
-pid_t spawn_workload(const std::vector<std::string> &args) {
-  const std::string bin = workload_bin();
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char *> argv{const_cast<char *>(bin.c_str())};
-    for (const auto &a : args)
-      argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+pid_t spawn_workload(std::vector<std::string> args) {
+  args.insert(args.begin(), workload_bin());
+  return spawn(args).pid;
 }
 
 size_t children_of(pid_t parent) {

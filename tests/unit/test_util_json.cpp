@@ -1,3 +1,4 @@
+#include "common/strict_utf8.h"
 #include "util/json_writer.h"
 
 #include <cmath>
@@ -15,43 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-// Independent strict UTF-8 check (Unicode table 3-7), by code point.
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    uint32_t cp;
-    size_t n;
-    if (c < 0x80) {
-      cp = c;
-      n = 1;
-    } else if ((c & 0xe0) == 0xc0) {
-      cp = c & 0x1f;
-      n = 2;
-    } else if ((c & 0xf0) == 0xe0) {
-      cp = c & 0x0f;
-      n = 3;
-    } else if ((c & 0xf8) == 0xf0) {
-      cp = c & 0x07;
-      n = 4;
-    } else {
-      return false;
-    }
-    if (i + n > s.size())
-      return false;
-    for (size_t k = 1; k < n; ++k) {
-      auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xc0) != 0x80)
-        return false;
-      cp = cp << 6 | (b & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n;
-  }
-  return true;
-}
+using tt_check::valid_utf8;
 
 // Writes {"s": <bytes>} and checks the line is strict JSON and valid UTF-8.
 std::string round_trip(std::string_view bytes) {
