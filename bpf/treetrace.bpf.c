@@ -38,13 +38,6 @@ const volatile __u64 page_size = 4096;
 /* 0: the kernel's default wakeups; else wake only once this many bytes wait. */
 const volatile __u64 wakeup_min_bytes = 0;
 /*
- * 6.16 ("exit: move and extend sched_process_exit() tracepoint") added the
- * group_dead argument and moved the tracepoint ahead of exit_mm(). Set by
- * userspace from the tracepoint's BTF prototype.
- */
-const volatile bool exit_tp_has_group_dead = true;
-
-/*
  * Set by userspace while the startup scan runs: a fork whose parent has not
  * been visited yet must check the parent's ancestors itself.
  */
@@ -637,19 +630,6 @@ out:
 
 /* ---- exit ------------------------------------------------------------------ */
 
-/*
- * Reads the group_dead argument. Kept out of line of the caller's flow so
- * the compiler cannot hoist the ctx[1] load above the rodata check: on
- * kernels without the argument the verifier rejects any access to it.
- */
-static __always_inline bool group_dead_arg(unsigned long long *ctx)
-{
-	unsigned long long v;
-
-	asm volatile("%0 = *(u64 *)(%1 + 8)" : "=r"(v) : "r"(ctx));
-	return v & 1;
-}
-
 static __always_inline __u32 wait_status_of(struct task_struct *t)
 {
 	struct signal_struct *sig = BPF_CORE_READ(t, signal);
@@ -677,16 +657,17 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	ts->flags |= TS_EXIT_SEEN;
 	__sync_fetch_and_add(&ps->exiting_threads, 1);
 
-	if (exit_tp_has_group_dead)
-		group_dead = group_dead_arg(ctx);
-	else
-		/*
-		 * Before 6.16 the tracepoint has no group_dead. signal->live was
-		 * already decremented, so 0 means this is the last thread, but
-		 * two threads exiting together can both see 0; PS_EXIT_EMITTED
-		 * keeps that from producing two records.
-		 */
-		group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	/*
+	 * do_exit() decrements signal->live before this tracepoint on every
+	 * kernel, so 0 means the group is dead. 6.16 ("exit: move and extend
+	 * sched_process_exit() tracepoint") also passes that result as a
+	 * second argument, but 6.1-6.15 have one argument and the verifier
+	 * rejects reading a second; knowing which prototype this kernel has
+	 * would cost userspace a full parse of the kernel's BTF at start.
+	 * Two threads exiting together can both see 0 here, where only one
+	 * gets group_dead; PS_EXIT_EMITTED keeps that from making two records.
+	 */
+	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 	if (!group_dead)
 		return 0;
 

@@ -479,8 +479,7 @@ int Session::run() {
     return 1;
   }
   tracer_ = std::move(std::get<std::unique_ptr<Tracer>>(created));
-  spdlog::debug("kernel {}: sched_process_exit {} group_dead", tracer_->features().release,
-                tracer_->features().exit_tp_has_group_dead ? "has" : "lacks");
+  spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
   // Before the startup scan, whose `existing` records may be printed.
   const EventSelection &ev = options_.events;
   if (ev.fork || ev.exec || ev.exit || ev.sample || ev.existing)

@@ -39,14 +39,6 @@ KernelFeatures probe_kernel_features() {
   f.bpf_permitted = ringbuf != -EPERM && task_storage != -EPERM;
   f.has_ringbuf = ringbuf == 1;
   f.has_task_storage = task_storage == 1;
-  if (f.has_btf) {
-    struct btf *vmlinux = btf__load_vmlinux_btf();
-    if (vmlinux) {
-      f.exit_tp_has_group_dead = tracepoint_arg_count(vmlinux, "sched_process_exit").value_or(0) >= 2;
-      f.switch_tp_has_prev_state = tracepoint_arg_count(vmlinux, "sched_switch").value_or(0) >= 4;
-      btf__free(vmlinux);
-    }
-  }
   return f;
 }
 
@@ -60,8 +52,18 @@ std::optional<std::string> missing_requirement(const KernelFeatures &f) {
     return k + "has no BPF ring buffer (needs Linux 5.8 or later)";
   if (!f.has_task_storage)
     return k + "has no BPF task storage (needs Linux 5.11 or later)";
-  if (!f.switch_tp_has_prev_state)
-    return k + "has no prev_state in sched_switch (needs Linux 5.18 or later)";
+  return std::nullopt;
+}
+
+std::optional<std::string> explain_rejection(const KernelFeatures &f) {
+  struct btf *vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux)
+    return std::nullopt;
+  const int switch_args = tracepoint_arg_count(vmlinux, "sched_switch").value_or(0);
+  btf__free(vmlinux);
+  // handle_switch reads prev_state, the fourth argument since 5.18.
+  if (switch_args < 4)
+    return "kernel " + f.release + " has no prev_state in sched_switch (needs Linux 5.18 or later)";
   return std::nullopt;
 }
 

@@ -13,15 +13,17 @@ struct KernelFeatures {
   bool bpf_permitted = true;     // false: the probes were refused (EPERM)
   bool has_ringbuf = false;      // BPF_MAP_TYPE_RINGBUF (5.8)
   bool has_task_storage = false; // BPF_MAP_TYPE_TASK_STORAGE (5.11)
-  // sched_process_exit(p, group_dead), fired before exit_mm() (6.16).
-  bool exit_tp_has_group_dead = false;
-  // sched_switch(preempt, prev, next, prev_state) (5.18).
-  bool switch_tp_has_prev_state = false;
 };
 
+// Cheap probes only: parsing the kernel's BTF (tens of milliseconds) is
+// left to libbpf, which needs it anyway, and to explain_rejection().
 KernelFeatures probe_kernel_features();
 
 // Why treetrace cannot run on this kernel, or nullopt when it can.
 std::optional<std::string> missing_requirement(const KernelFeatures &f);
+
+// After the kernel rejected the programs: a reason found in the kernel's
+// BTF (a tracepoint without the arguments the programs read), or nullopt.
+std::optional<std::string> explain_rejection(const KernelFeatures &f);
 
 } // namespace treetrace

@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <linux/capability.h>
 #include <string>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "treetrace.skel.h"
@@ -14,6 +16,14 @@
 
 namespace treetrace {
 namespace {
+
+bool has_effective_cap(int cap) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0)
+    return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
 
 struct SkeletonDeleter {
   void operator()(treetrace_bpf *s) const { treetrace_bpf__destroy(s); }
@@ -83,7 +93,7 @@ struct Tracer::Impl {
     return 0;
   }
 
-  void configure_rodata(const KernelFeatures &features) {
+  void configure_rodata() {
     auto *ro = skel->rodata;
     ro->filter_active = config.any_filter();
     ro->trace_kernel_threads = config.trace_kernel_threads;
@@ -99,7 +109,6 @@ struct Tracer::Impl {
     ro->sample_interval_ns = config.sample_interval_ns;
     ro->page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     ro->wakeup_min_bytes = config.wakeup_min_bytes;
-    ro->exit_tp_has_group_dead = features.exit_tp_has_group_dead;
   }
 
   // Runs one pass of the startup scan, draining the ring buffer between
@@ -139,14 +148,20 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   if (impl->possible_cpus <= 0)
     return "cannot read the number of possible CPUs";
 
-  // Naming the kernel's BTF keeps libbpf from searching module BTFs for
-  // the CO-RE flavors a kernel lacks: listing module BTFs needs
-  // CAP_SYS_ADMIN, and no program here touches a module type.
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = "/sys/kernel/btf/vmlinux");
+  // The CO-RE flavors a kernel lacks make libbpf look for them in module
+  // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
+  // fails the load without it). Naming the kernel's BTF as the target
+  // avoids that, at the price of libbpf parsing it twice (for the target
+  // and for the tp_btf attach points), 70-100 ms on a small VM. So it is
+  // named only when treetrace runs with CAP_BPF and CAP_PERFMON alone; no
+  // program here touches a module type either way.
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  if (!has_effective_cap(CAP_SYS_ADMIN))
+    open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
   impl->skel.reset(treetrace_bpf__open_opts(&open_opts));
   if (!impl->skel)
     return "cannot open the BPF object: " + errno_reason(errno);
-  impl->configure_rodata(tracer->features_);
+  impl->configure_rodata();
 
   if (int err = bpf_map__set_max_entries(impl->skel->maps.events, config.ringbuf_bytes))
     return "invalid ring buffer size: " + errno_reason(err);
@@ -155,10 +170,14 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   // The scan runs only when start() asks for it.
   bpf_program__set_autoattach(impl->skel->progs.scan_tasks, false);
 
-  if (int err = treetrace_bpf__load(impl->skel.get()))
-    return (err == -EACCES || err == -EINVAL ? "the kernel rejected the BPF programs: "
-                                             : "cannot load the BPF programs: ") +
+  if (int err = treetrace_bpf__load(impl->skel.get())) {
+    const bool rejected = err == -EACCES || err == -EINVAL;
+    if (rejected)
+      if (auto why = explain_rejection(tracer->features_))
+        return *why;
+    return (rejected ? "the kernel rejected the BPF programs: " : "cannot load the BPF programs: ") +
            errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : "");
+  }
 
   for (uint32_t pid : config.pids) {
     uint8_t one = 1;
