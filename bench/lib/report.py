@@ -363,9 +363,7 @@ def _why_not(res, w):
                 f"preloaded diagnostic library it drops to {mib(trim.get('anon_kib'))} (VmRSS "
                 f"{mib(trim.get('rss_kib'))}): it is heap treetrace has already freed, left over from loading, "
                 "which glibc keeps because the top of the heap is still in use. The likely source is the kernel "
-                "BTF (5 MiB raw) parsed during start: once in kernel_features.cpp, and by libbpf, which with "
-                "btf_custom_path set parses /sys/kernel/btf/vmlinux for CO-RE while it also holds its own copy "
-                "for the tp_btf attach targets. With both a 1 MiB ring buffer and the heap "
+                "BTF (5 MiB raw) that libbpf parses during start. With both a 1 MiB ring buffer and the heap "
                 f"trimmed, VmRSS is {mib(both.get('rss_kib'))}. The fix in treetrace: call malloc_trim(0) once "
                 "the tracer is started (or parse the BTF once), and consider a smaller default ring buffer.")
     stp = res.get("startup")
@@ -376,13 +374,13 @@ def _why_not(res, w):
             f"{_med(stp['raw']['bpftrace']):.2f} s).** treetrace compiles nothing (its object is built ahead and "
             "relocated with CO-RE), so most of its start is fixed work: "
             + (f"loading the kernel's BTF (/sys/kernel/btf/vmlinux) takes {btf['median']:.0f} ms here "
-               f"(libbpf's btf__load_vmlinux_btf(), timed in this run), and treetrace does it twice, once in "
-               "userspace/loader/kernel_features.cpp to read the sched_process_exit prototype and once inside "
-               "libbpf for the CO-RE relocations; " if btf else "") +
+               f"(libbpf's btf__load_vmlinux_btf(), timed in this run), which libbpf does once when treetrace "
+               "runs as root, as here (twice with CAP_BPF and CAP_PERFMON alone: docs/operations.md); "
+               if btf else "") +
             "then the verifier, the startup scan of every task, and getting the first record to the reader. "
-            "Reaching 1/5 of bpftrace's start here would need at least one BTF load instead of two (hand the "
-            "parsed BTF to the feature probe, or detect the prototype with a CO-RE check in the BPF object); "
-            "the BTF time above shows how far that alone goes.")
+            "treetrace itself no longer parses the BTF (it did until the exit program stopped needing the "
+            "sched_process_exit prototype); what is left is libbpf's parse and the verifier, both fixed costs "
+            "of loading CO-RE programs, which bpftrace pays too, on top of compiling its script.")
     rbw, rbn = _kc(res, "ringbuf_probe", "rb_wake"), _kc(res, "ringbuf_probe", "rb_nowake")
     tfork, texec = _kc(res, "treetrace", "fork"), _kc(res, "treetrace", "exec")
     if rbw and rbn and rbw["ns"]["median"] and rbn["ns"]["median"] and tfork and tfork["ns"]["median"]:
@@ -589,7 +587,7 @@ def _own(res, w):
             w(f"treetrace ÷ bpftrace, per pair: {spread(st['ratio'], 3, '×')}.")
         if st.get("btf_load_ms"):
             w("")
-            w(f"For scale: libbpf's btf__load_vmlinux_btf(), which treetrace runs twice at start, takes "
+            w(f"For scale: libbpf's btf__load_vmlinux_btf(), which libbpf runs once as treetrace starts as root, takes "
               f"{spread(st['btf_load_ms'], 0, ' ms')} here.")
         w("")
 
