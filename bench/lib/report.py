@@ -345,7 +345,10 @@ def _why_not(res, w):
                 "million would take "
                 f"{1e6 / max(lg['rate'], 1) / 60:.0f} minutes, beyond the 20-minute budget of the full run. The "
                 f"run covers {lg['node_forks']:,} processes and reports the trend of VmRSS against the number of "
-                "processes (§4); a flat trend there is evidence, not proof, for a million.")
+                "processes (§4); a flat trend there is evidence, not proof, for a million. The full million is "
+                "run by the integration test Storms.MillionProcessChurnReturnsToBaseline, with clone(CLONE_VM) "
+                "children that this machine starts ~7x faster than fork() copies; its figures are in "
+                "docs/operations.md.")
         last = (own["idle"]["default"]["samples"] or [{}])[-1]
         if last.get("rss_kib") is not None and last["rss_kib"] >= 20 * 1024:
             def last_of(label):
