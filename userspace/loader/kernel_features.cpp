@@ -55,16 +55,21 @@ std::optional<std::string> missing_requirement(const KernelFeatures &f) {
   return std::nullopt;
 }
 
+std::optional<std::string> explain_rejection(const KernelFeatures &f, const struct btf *kernel_btf) {
+  // handle_switch reads prev_state, the fourth argument since 5.18.
+  const auto switch_args = tracepoint_arg_count(kernel_btf, "sched_switch");
+  if (switch_args && *switch_args < 4)
+    return "kernel " + f.release + " has no prev_state in sched_switch (needs Linux 5.18 or later)";
+  return std::nullopt;
+}
+
 std::optional<std::string> explain_rejection(const KernelFeatures &f) {
   struct btf *vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux)
     return std::nullopt;
-  const int switch_args = tracepoint_arg_count(vmlinux, "sched_switch").value_or(0);
+  auto why = explain_rejection(f, vmlinux);
   btf__free(vmlinux);
-  // handle_switch reads prev_state, the fourth argument since 5.18.
-  if (switch_args < 4)
-    return "kernel " + f.release + " has no prev_state in sched_switch (needs Linux 5.18 or later)";
-  return std::nullopt;
+  return why;
 }
 
 } // namespace treetrace

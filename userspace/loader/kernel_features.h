@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+struct btf;
+
 namespace treetrace {
 
 struct KernelFeatures {
@@ -25,5 +27,7 @@ std::optional<std::string> missing_requirement(const KernelFeatures &f);
 // After the kernel rejected the programs: a reason found in the kernel's
 // BTF (a tracepoint without the arguments the programs read), or nullopt.
 std::optional<std::string> explain_rejection(const KernelFeatures &f);
+// The same, judged from a given BTF (tests hand it an older kernel's).
+std::optional<std::string> explain_rejection(const KernelFeatures &f, const struct btf *kernel_btf);
 
 } // namespace treetrace
