@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include "util/cgroup.h"
+#include "util/proc_parse.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -320,6 +321,26 @@ std::string cgroup2_mount() {
   return treetrace::find_cgroup2_mount(text.str()).value_or("");
 }
 
+std::set<uint32_t> treetrace_programs_since(const std::map<uint32_t, std::string> &before) {
+  static const std::set<std::string> ours = {"handle_switch", "handle_fork", "handle_exec", "handle_exit",
+                                             "scan_tasks"};
+  std::set<uint32_t> ids;
+  for (const auto &[id, name] : loaded_bpf_programs())
+    if (!before.count(id) && ours.count(name))
+      ids.insert(id);
+  return ids;
+}
+
+std::set<uint32_t> still_loaded_after(std::set<uint32_t> ids, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!ids.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto now = loaded_bpf_programs();
+    std::erase_if(ids, [&](uint32_t id) { return !now.count(id); });
+  }
+  return ids;
+}
+
 std::map<uint32_t, std::string> loaded_bpf_programs() {
   std::map<uint32_t, std::string> names;
   uint32_t id = 0;
@@ -375,12 +396,8 @@ std::optional<uint64_t> bpf_map_entries(pid_t owner, const std::string &name) {
 }
 
 uint64_t vm_rss_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoull(line.substr(6));
-  return 0;
+  const auto status = treetrace::read_proc_status(pid);
+  return status && status->vm_rss_bytes ? *status->vm_rss_bytes / 1024 : 0;
 }
 
 } // namespace tt_test

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -124,6 +126,14 @@ std::string cgroup2_mount();
 
 // BPF programs currently loaded in the kernel: id -> name.
 std::map<uint32_t, std::string> loaded_bpf_programs();
+
+// treetrace's programs among those loaded now and not in `before`: other
+// tracers, other treetraces included, may be loaded beside it.
+std::set<uint32_t> treetrace_programs_since(const std::map<uint32_t, std::string> &before);
+
+// Of `ids`, the programs still loaded once `wait` has passed (the kernel
+// frees a program asynchronously after its last reference goes).
+std::set<uint32_t> still_loaded_after(std::set<uint32_t> ids, std::chrono::milliseconds wait);
 
 // Entries in the BPF map called `name` that process `owner` holds open, read
 // from the kernel (map ids from /proc/OWNER/fdinfo, keys walked with

@@ -373,20 +373,13 @@ TEST(Shutdown, SigkillLeavesNothingAttached) {
   auto before = loaded_bpf_programs();
   BackgroundTracer tracer({"--events", "none"});
   ASSERT_TRUE(tracer.ready());
-  std::set<uint32_t> mine;
-  for (const auto &[id, name] : loaded_bpf_programs())
-    if (!before.count(id) && name.rfind("handle_", 0) == 0)
-      mine.insert(id);
+  const std::set<uint32_t> mine = treetrace_programs_since(before);
   ASSERT_GE(mine.size(), 4u);
   tracer.stop(SIGKILL);
   // Links are held by file descriptors and nothing is pinned: the kernel
   // detaches everything when the process dies.
-  for (int i = 0; i < 100 && !mine.empty(); i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    auto now = loaded_bpf_programs();
-    std::erase_if(mine, [&](uint32_t id) { return !now.count(id); });
-  }
-  EXPECT_TRUE(mine.empty()) << mine.size() << " programs left 1 s after SIGKILL";
+  const auto left = still_loaded_after(mine, std::chrono::seconds(1));
+  EXPECT_TRUE(left.empty()) << left.size() << " programs left 1 s after SIGKILL";
 }
 
 TEST(LeastPrivilege, RunsWithOnlyBpfAndPerfmonCapabilities) {

@@ -310,29 +310,17 @@ TEST(Filters, PidFilterTracesAnExistingProcessAndItsChildren) {
 
 TEST(Shutdown, SigintAndSigtermDetachEverything) {
   TT_REQUIRE_BPF();
-  const std::set<std::string> ours = {"handle_switch", "handle_fork", "handle_exec", "handle_exit", "scan_tasks"};
   for (int signo : {SIGINT, SIGTERM}) {
-    // Other tracers (even other treetraces) may be loaded: follow the ids
-    // that appeared with this one.
     auto before = loaded_bpf_programs();
     BackgroundTracer tracer({"--format", "json", "--events", "none"});
     ASSERT_TRUE(tracer.ready());
-    std::set<uint32_t> mine;
-    for (const auto &[id, name] : loaded_bpf_programs())
-      if (!before.count(id) && ours.count(name))
-        mine.insert(id);
+    const std::set<uint32_t> mine = treetrace_programs_since(before);
     EXPECT_GE(mine.size(), 4u) << "the tracepoint programs are attached while running";
     auto r = tracer.stop(signo);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_LT(r.seconds, 5.0);
     ASSERT_TRUE(r.summary()) << "a summary is printed on the way out";
-    // The kernel frees programs asynchronously after the last reference.
-    std::set<uint32_t> left = mine;
-    for (int i = 0; i < 100 && !left.empty(); i++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      auto now = loaded_bpf_programs();
-      std::erase_if(left, [&](uint32_t id) { return !now.count(id); });
-    }
+    const auto left = still_loaded_after(mine, std::chrono::seconds(1));
     EXPECT_TRUE(left.empty()) << left.size() << " programs still loaded 1 s after exit";
   }
 }
