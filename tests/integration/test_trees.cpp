@@ -19,7 +19,7 @@ protected:
     if (bpf_unavailable_reason())
       return;
     truth_ = new TruthFile();
-    result_ = new RunResult(run_treetrace({"--format", "json", "--wait-tree", "--interval", "150ms", "--verbose", "--",
+    result_ = new RunResult(run_treetrace({"--format", "json", "--wait-tree", "--interval", "50ms", "--verbose", "--",
                                            workload_bin(), "wait4", workload_bin(), "pool", "3", "4", "200"},
                                           {truth_->env()}, 120));
   }
