@@ -8,11 +8,14 @@
  * ring buffer carries lifecycle records and rate-limited samples only:
  * nothing is emitted per context switch.
  *
- * CPU is credited from se.sum_exec_runtime at every switch-out of a traced
- * thread, and for the last time at the thread's final switch-out
- * (prev_state == TASK_DEAD), after which the kernel charges it nothing more.
- * The exit record is therefore emitted at the final switch-out of the last
- * thread, not at sched_process_exit, so its CPU matches what wait4() reports.
+ * A traced thread's switch-out usually does nothing but a task-storage
+ * lookup and one comparison: its CPU and its process's memory are folded
+ * into the process state at most once per fold interval (10 ms, or the
+ * sample interval if shorter), timed by the scheduler's own clock, and for
+ * the last time at the thread's final switch-out (prev_state ==
+ * TASK_DEAD), after which the kernel charges it nothing more. The exit
+ * record is therefore emitted at the final switch-out of the last thread,
+ * not at sched_process_exit, so its CPU matches what wait4() reports.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -34,6 +37,8 @@ const volatile __u32 cgroup_filter_count = 0;
 const volatile __u64 cgroup_filter_ids[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u32 cgroup_filter_levels[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u64 sample_interval_ns = 1000000000ULL;
+/* A thread's counters reach its process at most this often (and at its end). */
+const volatile __u64 fold_interval_ns = 10000000ULL;
 const volatile __u64 page_size = 4096;
 /* 0: the kernel's default wakeups; else wake only once this many bytes wait. */
 const volatile __u64 wakeup_min_bytes = 0;
@@ -57,6 +62,7 @@ struct tt_existing_event *btf_anchor_existing __attribute__((unused));
 
 struct task_state {
 	__u64 runtime_credited_ns; /* se.sum_exec_runtime already added to the process */
+	__u64 folded_at_clock;     /* se.exec_start at the last fold; 0: fold at once */
 	__u32 flags;
 	__u32 pad;
 	char comm[TT_COMM_LEN]; /* comm at the last fork/exec, for exec's old_comm */
@@ -79,6 +85,7 @@ struct proc_state {
 	__u64 rss_last_ts_ns;
 	__u64 rss_last_pages;
 	__u64 rss_peak_sampled_pages;
+	__u64 hiwater_seen_pages; /* mm->hiwater_rss at the last fold */
 	__u64 rss_integral_kib_us;
 	__u64 rss_integral_span_us;
 	/* Memory at sched_process_exit of the last thread. */
@@ -384,7 +391,7 @@ static __always_inline bool self_or_ancestor_matches(struct task_struct *t)
 
 /* ---- Memory ---------------------------------------------------------------- */
 
-static __always_inline __u64 rss_pages(struct mm_struct *mm)
+static __always_inline __u64 rss_pages_of(struct mm_struct *mm)
 {
 	return mm_counter(mm, TT_MM_FILEPAGES) + mm_counter(mm, TT_MM_ANONPAGES) +
 	       mm_counter(mm, TT_MM_SHMEMPAGES);
@@ -403,25 +410,43 @@ static __always_inline __u64 pages_to_bytes(__u64 pages)
 	return pages * page_size;
 }
 
+static __always_inline void raise_sampled_peak(struct proc_state *ps, __u64 pages)
+{
+	if (pages > ps->rss_peak_sampled_pages)
+		ps->rss_peak_sampled_pages = pages;
+}
+
 /*
  * Integrates RSS over wall time for the time-weighted average. Threads of
  * one process switch out on several CPUs at once: the exchange on the
  * timestamp gives each interval to exactly one of them.
+ *
+ * The kernel raises mm->hiwater_rss to the current RSS before every unmap
+ * (update_hiwater_rss() in the munmap and MADV_DONTNEED paths), so a rise
+ * since the last fold is a peak reached since then, even one that was
+ * freed again before this fold: folds need not see it happen. The
+ * exchange gives a rise to one fold only.
  */
-static __always_inline void integrate_rss(struct proc_state *ps, __u64 rss_pages, __u64 now)
+static __always_inline void integrate_rss_pages(struct proc_state *ps, __u64 rss_pages, __u64 hiwater, __u64 now)
 {
 	__u64 last = __sync_lock_test_and_set(&ps->rss_last_ts_ns, now);
 	__u64 prev_pages = ps->rss_last_pages;
 
 	ps->rss_last_pages = rss_pages;
-	if (rss_pages > ps->rss_peak_sampled_pages)
-		ps->rss_peak_sampled_pages = rss_pages;
+	raise_sampled_peak(ps, rss_pages);
+	if (hiwater > ps->hiwater_seen_pages && hiwater > __sync_lock_test_and_set(&ps->hiwater_seen_pages, hiwater))
+		raise_sampled_peak(ps, hiwater);
 	if (last && now > last) {
 		__u64 dt_us = (now - last) / 1000;
 
 		__sync_fetch_and_add(&ps->rss_integral_kib_us, prev_pages * (page_size / 1024) * dt_us);
 		__sync_fetch_and_add(&ps->rss_integral_span_us, dt_us);
 	}
+}
+
+static __always_inline void integrate_rss(struct proc_state *ps, struct mm_struct *mm, __u64 now)
+{
+	integrate_rss_pages(ps, rss_pages_of(mm), mm->hiwater_rss, now);
 }
 
 /* ---- Process state --------------------------------------------------------- */
@@ -453,6 +478,7 @@ static __always_inline struct task_state *mark_traced(struct task_struct *t, __u
 		return NULL;
 	}
 	ts->runtime_credited_ns = runtime_credited;
+	ts->folded_at_clock = 0;
 	ts->flags = 0;
 	BPF_CORE_READ_STR_INTO(&ts->comm, t, group_leader, comm);
 	return ts;
@@ -545,7 +571,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct mm_struct *mm = child->mm;
 
 	if (ps && mm) /* the child's counters were copied from the parent by dup_mmap() */
-		integrate_rss(ps, rss_pages(mm), now);
+		integrate_rss(ps, mm, now);
 
 	struct tt_fork_event *e = reserve_event(TT_EVENT_FORK, sizeof(*e));
 
@@ -585,8 +611,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	}
 
 	ps = proc_of(p);
-	if (ps && p->mm)
-		integrate_rss(ps, rss_pages(p->mm), now);
+	if (ps && p->mm) {
+		ps->hiwater_seen_pages = 0; /* a new image, with a hiwater mark of its own */
+		integrate_rss(ps, p->mm, now);
+	}
 
 	struct tt_exec_event *e = reserve_event(TT_EVENT_EXEC, sizeof(*e));
 
@@ -689,7 +717,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		ps->exit_rss_part_pages[TT_MM_SHMEMPAGES] = shmem;
 		ps->exit_peak_pages = peak_pages(mm, rss);
 		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
-		integrate_rss(ps, rss, now);
+		integrate_rss_pages(ps, rss, mm->hiwater_rss, now);
 	} else if (ps->rss_last_ts_ns) {
 		/*
 		 * Before 6.16, exit_mm() has already run: keep the last sample,
@@ -758,21 +786,83 @@ static __always_inline void finish_thread(struct task_struct *t, struct proc_sta
 
 /* ---- sched_switch ---------------------------------------------------------- */
 
+#define STORAGE_SLOT(i)                     \
+	case i:                             \
+		sdata = storage->cache[i];  \
+		break
+
+/*
+ * This task's task_states value, read-only, from the storage's lookup
+ * cache, or NULL when the cache does not hold it. It is what
+ * bpf_task_storage_get() itself looks at first, without the helper call
+ * and its recursion guard, which cost as much as the rest of a traced
+ * switch-out. The slot of a map is fixed when the map is created
+ * (bpf_local_storage_map.cache_idx); the verifier allows only constant
+ * offsets into the cache, hence the switch. Everything read here is
+ * freed only after an RCU grace period, and tp_btf programs run inside
+ * an RCU read-side section. Writes go through the helper.
+ */
+static __always_inline const struct task_state *peek_task_state(struct bpf_local_storage *storage)
+{
+	struct bpf_local_storage_map *smap = (void *)&task_states;
+	struct bpf_local_storage_data *sdata = NULL;
+
+	switch (smap->cache_idx) {
+		STORAGE_SLOT(0); STORAGE_SLOT(1); STORAGE_SLOT(2); STORAGE_SLOT(3);
+		STORAGE_SLOT(4); STORAGE_SLOT(5); STORAGE_SLOT(6); STORAGE_SLOT(7);
+		STORAGE_SLOT(8); STORAGE_SLOT(9); STORAGE_SLOT(10); STORAGE_SLOT(11);
+		STORAGE_SLOT(12); STORAGE_SLOT(13); STORAGE_SLOT(14); STORAGE_SLOT(15);
+	}
+	if (!sdata || sdata->smap != smap)
+		return NULL;
+	return (const struct task_state *)sdata->data;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
+	struct bpf_local_storage *storage = prev->bpf_storage;
+
+	/*
+	 * A task that no BPF program has given storage to is untraced: one
+	 * load decides that, without the helper call (and its per-CPU
+	 * recursion guard) that bpf_task_storage_get() costs.
+	 */
+	if (!storage)
+		return 0;
+
+	/*
+	 * update_curr() ran for prev just before this tracepoint and set
+	 * se.exec_start to this CPU's task clock: a clock for free. Across
+	 * CPUs these clocks differ; going backwards wraps the unsigned
+	 * difference, which only brings the next fold forward.
+	 */
+	__u64 clock = prev->se.exec_start;
+
+	if (prev_state != TT_TASK_DEAD) {
+		const struct task_state *peeked = peek_task_state(storage);
+
+		if (peeked && clock - peeked->folded_at_clock < fold_interval_ns)
+			return 0;
+	}
+
 	struct task_state *ts = bpf_task_storage_get(&task_states, prev, 0, 0);
 
 	if (!ts) /* untraced: the common case on a filtered node */
 		return 0;
+	if (prev_state != TT_TASK_DEAD) {
+		/* Not peeked (another map holds the cache slot), or due. */
+		if (clock - ts->folded_at_clock < fold_interval_ns)
+			return 0;
+		ts->folded_at_clock = clock;
+	}
 
 	struct proc_state *ps = proc_of(prev);
 
 	if (!ps)
 		return 0;
 
-	/* update_curr() ran for prev just before this tracepoint. */
 	__u64 runtime = prev->se.sum_exec_runtime;
 
 	__sync_fetch_and_add(&ps->cpu_ns, runtime - ts->runtime_credited_ns);
@@ -789,7 +879,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	struct mm_struct *mm = prev->mm;
 
 	if (mm)
-		integrate_rss(ps, rss_pages(mm), now);
+		integrate_rss(ps, mm, now);
 	maybe_sample(prev, ps, now);
 	return 0;
 }
@@ -866,7 +956,7 @@ int scan_tasks(struct bpf_iter__task *ctx)
 	struct mm_struct *mm = t->mm;
 
 	if (mm)
-		integrate_rss(ps, rss_pages(mm), now);
+		integrate_rss(ps, mm, now);
 	ps->last_sample_ns = now;
 	emit_sample(t, ps, now);
 

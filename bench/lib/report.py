@@ -284,27 +284,24 @@ def _why_not(res, w):
             f"{tr['floor_ns']['median']:.0f} ns per call here (entering and leaving a BPF program, with bpf_stats' "
             f"two clock reads), so 1.3× leaves about {0.3 * tr['floor_ns']['median']:.0f} ns for all of the work, "
             f"while the traced path does {extra:.0f} ns of work on top of the floor." +
-            (f" The filtered-out run shows what its first step, the task-storage lookup, costs "
-             f"({fl['ratio']['median']:.2f}× the floor), so most of the cost is in what follows for a traced "
-             "task: " if fl and fl["ratio"]["median"] is not None else " For a traced task it does: ") +
-            "reads of tgid and group_leader->start_boottime to build the (tgid, start) key, a lookup in the "
-            "`procs` hash (jhash of a 16-byte key, a bucket walk), an atomic add of the CPU delta, "
-            "bpf_ktime_get_boot_ns(), three RSS counter reads through mm->rss_stat, integrate_rss() (one "
-            "exchange, two atomic adds) and the rate-limit check for samples. That work is "
-            f"{extra / max(0.3 * tr['floor_ns']['median'], 1e-9):.0f}× the budget, so making those steps faster "
-            "cannot meet the target; steps have to leave the per-switch path: e.g. keep the process "
-            "state reachable from task storage (or a per-thread share of it that is folded into the process at "
-            "exit and at sample time) so that no hash lookup happens per switch, and integrate RSS only when a "
-            "sample is due rather than at every switch-out. For comparison, the peers' equivalent programs in "
+            (f" The filtered-out run ({fl['ratio']['median']:.2f}× the floor) prices the first step, one load "
+             "of task->bpf_storage, " if fl and fl["ratio"]["median"] is not None else " The first step is one "
+             "load of task->bpf_storage, ") +
+            "and a traced task adds a read-only peek at its task-storage cache slot (four dependent loads), one "
+            "load of se.exec_start and a comparison; at most once per 10 ms of each thread's clock it also "
+            "takes the fold: bpf_task_storage_get(), the `procs` hash lookup, an atomic add of the CPU delta, "
+            "bpf_ktime_get_boot_ns(), the RSS counters and the sample check. Where this is over the budget, "
+            "the folds' share is the first thing to check (how many switch-outs of the run were folds). For "
+            "comparison, the peers' equivalent programs in "
             "the same run: " + ", ".join(
                 f"{p} {_kc(res, p, 'switch')['ratio']['median']:.2f}×" for p in ("bpftrace", "cpudist", "runqlat")
                 if _kc(res, p, "switch") and _kc(res, p, "switch")["ratio"]["median"] is not None) + ".")
     if fl and fl["ratio"]["median"] is not None and fl["ratio"]["median"] > 1.1:
         notes.append(
             f"**Filtered-out sched_switch ({fl['ratio']['median']:.2f}× the floor).** For an untraced task the "
-            "program does one bpf_task_storage_get() without create and returns; the "
-            f"{fl['ns']['median'] - fl['floor_ns']['median']:.0f} ns over the floor are that helper call. "
-            "Going lower needs a cheaper membership test than a task-storage lookup.")
+            "program loads task->bpf_storage, finds it NULL and returns; the "
+            f"{fl['ns']['median'] - fl['floor_ns']['median']:.0f} ns over the floor are that load and the "
+            "program's own entry. Tasks that another tool gave task storage take the helper path instead.")
     sd = res.get("slowdown", {}).get("ratios", {}).get("treetrace", {})
     if sd:
         pp = sd.get("pipe")
@@ -320,8 +317,8 @@ def _why_not(res, w):
                 "handle_switch on the traced path" +
                 (f" ({kc['ns']['median']:.0f} ns by bpf_stats, {extra:.0f} ns of it above the floor), so the "
                  f"programs alone are at least {share * 100:.1f}% of an operation" if share else "") +
-                ", before the tracepoint's own dispatch. Reaching 99% needs the cheaper traced path described "
-                "above. The spread of the pairs shows how much of the difference is this machine's noise.")
+                ", before the tracepoint's own dispatch. The spread of the pairs shows how much of the "
+                "difference is this machine's noise.")
         st = sd.get("storm")
         if st and st["median"] is not None and st["median"] < 0.98:
             notes.append(

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <linux/capability.h>
@@ -107,6 +108,8 @@ struct Tracer::Impl {
       ro->cgroup_filter_levels[i] = config.cgroups[i].level;
     }
     ro->sample_interval_ns = config.sample_interval_ns;
+    // Samples are due only at folds, so folds must come at least as often.
+    ro->fold_interval_ns = std::min<uint64_t>(ro->fold_interval_ns, config.sample_interval_ns);
     ro->page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     ro->wakeup_min_bytes = config.wakeup_min_bytes;
   }
