@@ -75,6 +75,36 @@ TEST(Lifecycle, PeakRssCatchesShortSpikeLikeVmHWM) {
   EXPECT_EQ((*ex)["mem_source"], "exit");
 }
 
+// A spike that is touched, held (busy, no switch-out needed) and unmapped
+// between two of its process's samples is still in the next sample's
+// rss_peak_sampled_bytes: the kernel raised its hiwater mark at the
+// munmap, and the next fold sees the rise.
+TEST(Samples, FreedSpikeShowsInTheNextSample) {
+  TT_REQUIRE_BPF();
+  TruthFile truth;
+  auto r = run_treetrace({"--format", "json", "--events", "sample,exit", "--interval", "100ms", "--", workload_bin(),
+                          "spike", "200", "15", "600"},
+                         {truth.env()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto self = truth.with("role", "spike");
+  ASSERT_EQ(self.size(), 1u);
+  const int64_t pid = self[0]["pid"];
+  const double spike = 200.0 * (1 << 20);
+  size_t samples = 0, after_spike = 0, caught = 0;
+  for (const auto &s : r.events("sample")) {
+    if (s["pid"] != pid)
+      continue;
+    samples++;
+    if (s["rss_peak_bytes"].get<double>() < spike || s["rss_bytes"].get<double>() > spike / 4)
+      continue; // before the spike, or taken during it
+    after_spike++;
+    caught += s["rss_peak_sampled_bytes"].get<double>() >= spike;
+  }
+  EXPECT_GE(samples, 3u) << "the process lived 600 ms past its spike at 100 ms intervals: " << r.out;
+  ASSERT_GE(after_spike, 1u) << r.out;
+  EXPECT_EQ(caught, 1u) << "exactly the first sample after the spike carries it: " << r.out;
+}
+
 TEST(Lifecycle, ForkWithoutExecLikePreforkWorkers) {
   TT_REQUIRE_BPF();
   TruthFile truth;

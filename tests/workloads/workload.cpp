@@ -4,7 +4,7 @@
 // tests compare treetrace against the kernel, not against constants.
 //
 //   tt_workload burn MS                 burn MS ms of CPU, record, exit
-//   tt_workload spike MIB HOLD_MS       touch MIB MiB, hold, free, record
+//   tt_workload spike MIB HOLD_MS [LINGER_MS]  touch MIB MiB, hold, free, (linger,) record
 //   tt_workload grow MIB STEPS STEP_MS  grow RSS by MIB MiB per step (a leak)
 //   tt_workload threads MS              leader exits first; a thread burns MS
 //   tt_workload exec-from-thread PROG.. a non-leader thread calls execv
@@ -140,9 +140,15 @@ int run_burn(uint64_t ms) {
   return 0;
 }
 
-int run_spike(size_t mib, uint64_t hold_ms) {
+int run_spike(size_t mib, uint64_t hold_ms, uint64_t linger_ms) {
   burn_thread_cpu(5);
   touch_and_free(mib, hold_ms);
+  // Live on for LINGER_MS, waking every 10 ms, so live samples follow the spike.
+  const uint64_t linger_until = now_ns(CLOCK_MONOTONIC) + linger_ms * 1'000'000ull;
+  while (now_ns(CLOCK_MONOTONIC) < linger_until) {
+    burn_thread_cpu(1);
+    usleep(10000);
+  }
   burn_thread_cpu(5);
   record_self("spike");
   return 0;
@@ -527,7 +533,7 @@ int main(int argc, char **argv) {
   if (mode == "burn")
     return run_burn(arg(2));
   if (mode == "spike")
-    return run_spike(arg(2), arg(3));
+    return run_spike(arg(2), arg(3), arg(4));
   if (mode == "grow")
     return run_grow(arg(2), static_cast<int>(arg(3)), arg(4));
   if (mode == "threads")
