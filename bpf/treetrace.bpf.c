@@ -40,8 +40,12 @@ const volatile __u64 sample_interval_ns = 1000000000ULL;
 /* A thread's counters reach its process at most this often (and at its end). */
 const volatile __u64 fold_interval_ns = 10000000ULL;
 const volatile __u64 page_size = 4096;
-/* 0: the kernel's default wakeups; else wake only once this many bytes wait. */
+/*
+ * 0: the kernel's default wakeups; else wake the reader once this many bytes
+ * wait, or at a record that comes after wakeup_quiet_ns without a wakeup.
+ */
 const volatile __u64 wakeup_min_bytes = 0;
+const volatile __u64 wakeup_quiet_ns = 10000000ULL;
 /*
  * Set by userspace while the startup scan runs: a fork whose parent has not
  * been visited yet must check the parent's ancestors itself.
@@ -205,7 +209,10 @@ static __always_inline void *reserve_event(__u32 kind, __u64 size)
 	return e;
 }
 
-static __always_inline void submit_event(void *e)
+/* CLOCK_BOOTTIME of the last wakeup forced for being quiet long enough. */
+__u64 last_quiet_wakeup_ns = 0;
+
+static __always_inline void submit_event(void *e, __u64 now)
 {
 	__u64 flags = 0;
 
@@ -214,13 +221,23 @@ static __always_inline void submit_event(void *e)
 	 * has caught up, which under a steady trickle is once per record, and
 	 * a wakeup (an irq_work, then a reader context switch) costs far more
 	 * than the record: measured at about 32 us on a 2-CPU VM, against
-	 * 1.7 us without it. The reader also polls with a timeout, which bounds
-	 * how long a lone record can wait.
+	 * 1.7 us without it. So wake the reader when enough data waits, or
+	 * when no record has woken it for wakeup_quiet_ns: the first record
+	 * after a quiet spell is delivered at once, and there are at most
+	 * 1 / wakeup_quiet_ns such wakeups a second. The reader's poll timeout
+	 * bounds how long the records in between can wait. The clock is
+	 * shared by all CPUs without a lock: two that race both wake, which
+	 * costs one extra wakeup.
 	 */
-	if (wakeup_min_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes ?
-				BPF_RB_FORCE_WAKEUP :
-				BPF_RB_NO_WAKEUP;
+	if (wakeup_min_bytes) {
+		flags = BPF_RB_NO_WAKEUP;
+		if (now - last_quiet_wakeup_ns >= wakeup_quiet_ns) {
+			last_quiet_wakeup_ns = now;
+			flags = BPF_RB_FORCE_WAKEUP;
+		} else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes) {
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	bpf_ringbuf_submit(e, flags);
 }
 
@@ -522,7 +539,7 @@ static __always_inline void emit_sample(struct task_struct *t, struct proc_state
 	mm = t->mm;
 	if (mm)
 		fill_live_memory(&e->counters, mm);
-	submit_event(e);
+	submit_event(e, now);
 }
 
 static __always_inline void maybe_sample(struct task_struct *t, struct proc_state *ps, __u64 now)
@@ -581,7 +598,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	e->child_pid = child->tgid;
 	e->child_ns_pid = ns_tgid(child);
 	e->child_start_ns = child->start_boottime;
-	submit_event(e);
+	submit_event(e, now);
 	return 0;
 }
 
@@ -650,7 +667,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->argv_len = len;
 	else if (len)
 		count(TT_CNT_ARGV_READ_FAIL);
-	submit_event(e);
+	submit_event(e, now);
 out:
 	BPF_CORE_READ_STR_INTO(&ts->comm, p, comm);
 	return 0;
@@ -757,7 +774,7 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 	e->nivcsw = ps->nivcsw;
 	e->wait_status = ps->wait_status;
 	e->mem_source = ps->mem_source;
-	submit_event(e);
+	submit_event(e, now);
 }
 
 /* The thread will never run again: fold its counters into the process. */
@@ -951,7 +968,7 @@ int scan_tasks(struct bpf_iter__task *ctx)
 		fill_header(&e->hdr, TT_EVENT_EXISTING, t, now);
 		e->nr_threads = BPF_CORE_READ(t, signal, nr_threads);
 		e->is_kernel_thread = is_kernel_thread(t);
-		submit_event(e);
+		submit_event(e, now);
 	}
 	struct mm_struct *mm = t->mm;
 

@@ -428,6 +428,18 @@ def _btf_load_ms(n: int = 3) -> dict | None:
     return Dist(times).to_json()
 
 
+def _treetrace_load_ms(treetrace: str, n: int = 3) -> dict | None:
+    """How long treetrace's own load step takes (kernel BTF, CO-RE
+    relocations, verifier), as it reports it with -v."""
+    times = []
+    for _ in range(n):
+        r = subprocess.run([treetrace, "-v", "--events", "none", "--duration", "10ms"], capture_output=True, text=True)
+        m = re.search(r"BPF programs loaded in ([0-9.]+) ms", r.stderr)
+        if m:
+            times.append(float(m.group(1)))
+    return Dist(times).to_json() if times else None
+
+
 def startup_latency(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, available: list[str]) -> dict:
     set_bpf_stats(False)
     tools = {"treetrace": [paths["treetrace"], "--format", "json"]}
@@ -438,7 +450,7 @@ def startup_latency(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: 
         for k in rotate(list(tools), r):
             log(f"startup: pair {r + 1}/{cfg['st_pairs']}: {k}")
             data[k].append(_first_line_with(tools[k], "ttbench_probe", paths["probe"], logdir))
-    out = {"btf_load_ms": _btf_load_ms(), "raw": data, "cmds": {k: " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(v))
+    out = {"btf_load_ms": _btf_load_ms(), "treetrace_load_ms": _treetrace_load_ms(paths["treetrace"]), "raw": data, "cmds": {k: " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(v))
                                  for k, v in tools.items()}}
     if "bpftrace" in data:
         d = Dist()

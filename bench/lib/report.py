@@ -369,18 +369,25 @@ def _why_not(res, w):
     stp = res.get("startup")
     if stp and stp.get("ratio") and stp["ratio"]["median"] is not None and stp["ratio"]["median"] > 0.2:
         btf = stp.get("btf_load_ms")
+        load = stp.get("treetrace_load_ms")
         notes.append(
             f"**Startup ({stp['ratio']['median']:.2f}× bpftrace's, {_med(stp['raw']['treetrace']):.2f} s vs "
             f"{_med(stp['raw']['bpftrace']):.2f} s).** treetrace compiles nothing (its object is built ahead and "
-            "relocated with CO-RE), so most of its start is fixed work: "
-            + (f"loading the kernel's BTF (/sys/kernel/btf/vmlinux) takes {btf['median']:.0f} ms here "
-               f"(libbpf's btf__load_vmlinux_btf(), timed in this run), which libbpf does once when treetrace "
-               "runs as root, as here (twice with CAP_BPF and CAP_PERFMON alone: docs/operations.md); "
-               if btf else "") +
-            "then the verifier, the startup scan of every task, and getting the first record to the reader. "
-            "treetrace itself no longer parses the BTF (it did until the exit program stopped needing the "
-            "sched_process_exit prototype); what is left is libbpf's parse and the verifier, both fixed costs "
-            "of loading CO-RE programs, which bpftrace pays too, on top of compiling its script.")
+            "relocated with CO-RE), and the first record after a quiet spell wakes the reader at once, so its "
+            "start is the fixed work of loading CO-RE programs: " +
+            (f"its load step takes {load['median']:.0f} ms here (`treetrace -v` reports it: kernel BTF, "
+             "relocations, verifier), " if load else "") +
+            (f"of which libbpf's parse of the kernel's BTF (/sys/kernel/btf/vmlinux) is {btf['median']:.0f} ms "
+             "(btf__load_vmlinux_btf(), timed in this run; once when treetrace runs as root, twice with CAP_BPF "
+             "and CAP_PERFMON alone: docs/operations.md). " if btf else "") +
+            "The verifier's part is dominated by a kernel cost: on recent kernels (6.18 here), each load of a pointer field through a "
+            "trusted pointer (a tracepoint's task, the iterator's task) makes the verifier look up a type named "
+            "like `task_struct__safe_trusted` by a linear search of the kernel's BTF "
+            "(btf_nested_type_is_trusted()); `perf record` of treetrace's start on 6.18 puts about a third of its "
+            "CPU there. Loading those fields with probe reads instead would make every lifecycle record dearer "
+            "for a one-off saving; a cast to an untrusted pointer (bpf_rdonly_cast(), 6.2+) would avoid both, "
+            "but is not in 6.1, the oldest kernel treetrace supports, and is not done yet. The rest is process start, "
+            "map creation, attaching, the startup scan, and waiting for the next probe process.")
     rbw, rbn = _kc(res, "ringbuf_probe", "rb_wake"), _kc(res, "ringbuf_probe", "rb_nowake")
     tfork, texec = _kc(res, "treetrace", "fork"), _kc(res, "treetrace", "exec")
     if rbw and rbn and rbw["ns"]["median"] and rbn["ns"]["median"] and tfork and tfork["ns"]["median"]:
@@ -585,6 +592,10 @@ def _own(res, w):
         if st.get("ratio"):
             w("")
             w(f"treetrace ÷ bpftrace, per pair: {spread(st['ratio'], 3, '×')}.")
+        if st.get("treetrace_load_ms"):
+            w("")
+            w(f"treetrace's own load step (`treetrace -v`: kernel BTF, relocations, verifier): "
+              f"{spread(st['treetrace_load_ms'], 0, ' ms')}.")
         if st.get("btf_load_ms"):
             w("")
             w(f"For scale: libbpf's btf__load_vmlinux_btf(), which libbpf runs once as treetrace starts as root, takes "

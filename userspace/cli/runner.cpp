@@ -29,10 +29,12 @@ namespace treetrace {
 namespace {
 
 constexpr uint64_t kSecond = 1'000'000'000ull;
+// The kernel side wakes the reader at the first record after a quiet
+// spell; records that follow it within the spell wait for this timeout.
+constexpr int kPollMs = 25;
 // After the command is reaped, its last records may still be in flight:
 // the exit record is made at the final context switch, just after the
 // parent is notified.
-constexpr int kPollMs = 100;
 constexpr uint64_t kExitRecordGraceNs = 2 * kSecond;
 constexpr uint64_t kLivenessCheckNs = kSecond / 4;
 constexpr uint64_t kInFlightGraceNs = kSecond / 2;
@@ -176,8 +178,9 @@ TracerConfig Session::tracer_config() const {
   c.sample_interval_ns = options_.interval_ns.value_or(kSecond);
   c.ringbuf_bytes = options_.ringbuf_bytes;
   c.max_procs = options_.max_procs;
-  // Wake the reader once a sixteenth of the ring is used; the loop's poll
-  // timeout delivers a lone record within kPollMs.
+  // Wake the reader once a sixteenth of the ring is used, or at the first
+  // record after 10 ms without a wakeup; the loop's poll timeout delivers
+  // the rest within kPollMs.
   c.wakeup_min_bytes = options_.ringbuf_bytes / 16;
   c.libbpf_verbosity = options_.log_verbosity >= 2 ? 2 : options_.log_verbosity >= 1 ? 1 : 0;
   return c;

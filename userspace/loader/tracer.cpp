@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <linux/capability.h>
@@ -158,6 +159,10 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   // and for the tp_btf attach points), 70-100 ms on a small VM. So it is
   // named only when treetrace runs with CAP_BPF and CAP_PERFMON alone; no
   // program here touches a module type either way.
+  const auto began = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   if (!has_effective_cap(CAP_SYS_ADMIN))
     open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
@@ -173,6 +178,8 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   // The scan runs only when start() asks for it.
   bpf_program__set_autoattach(impl->skel->progs.scan_tasks, false);
 
+  spdlog::debug("BPF object opened in {:.1f} ms", ms_since(began));
+  const auto load_began = std::chrono::steady_clock::now();
   if (int err = treetrace_bpf__load(impl->skel.get())) {
     const bool rejected = err == -EACCES || err == -EINVAL;
     if (rejected)
@@ -181,6 +188,8 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
     return (rejected ? "the kernel rejected the BPF programs: " : "cannot load the BPF programs: ") +
            errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : "");
   }
+
+  spdlog::debug("BPF programs loaded in {:.1f} ms (kernel BTF, relocations, verifier)", ms_since(load_began));
 
   for (uint32_t pid : config.pids) {
     uint8_t one = 1;
