@@ -8,8 +8,8 @@
  * ring buffer carries lifecycle records and rate-limited samples only:
  * nothing is emitted per context switch.
  *
- * A traced thread's switch-out usually does nothing but a task-storage
- * lookup and one comparison: its CPU and its process's memory are folded
+ * A traced thread's switch-out usually does nothing but a read-only look
+ * at its task storage and one comparison: its CPU and its process's memory are folded
  * into the process state at most once per fold interval (10 ms, or the
  * sample interval if shorter), timed by the scheduler's own clock, and for
  * the last time at the thread's final switch-out (prev_state ==
