@@ -45,7 +45,7 @@ const volatile __u64 page_size = 4096;
  * wait, or at a record that comes after wakeup_quiet_ns without a wakeup.
  */
 const volatile __u64 wakeup_min_bytes = 0;
-const volatile __u64 wakeup_quiet_ns = 10000000ULL;
+const volatile __u64 wakeup_quiet_ns = 50000000ULL;
 /*
  * Set by userspace while the startup scan runs: a fork whose parent has not
  * been visited yet must check the parent's ancestors itself.

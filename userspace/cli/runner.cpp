@@ -179,7 +179,7 @@ TracerConfig Session::tracer_config() const {
   c.ringbuf_bytes = options_.ringbuf_bytes;
   c.max_procs = options_.max_procs;
   // Wake the reader once a sixteenth of the ring is used, or at the first
-  // record after 10 ms without a wakeup; the loop's poll timeout delivers
+  // record after 50 ms without a wakeup; the loop's poll timeout delivers
   // the rest within kPollMs.
   c.wakeup_min_bytes = options_.ringbuf_bytes / 16;
   c.libbpf_verbosity = options_.log_verbosity >= 2 ? 2 : options_.log_verbosity >= 1 ? 1 : 0;
@@ -496,6 +496,7 @@ int Session::run() {
   }
   aggregator_.finish_startup_scan();
   tracer_->consume();
+  output_->publish();
   // Loading parsed the kernel's BTF twice (several MiB each) and freed it;
   // hand that memory back instead of carrying it for the whole run.
   malloc_trim(0);
@@ -576,6 +577,7 @@ int Session::run() {
       reconcile_with_kernel(now);
       reconcile_at_ = 0;
     }
+    output_->publish(); // this round's lines, in one write
     if (output_->fd_closed())
       return child_pid_ > 0 ? exit_status() : 0; // nobody reads: leave quietly
     if (now >= deadline && child_pid_ < 0)

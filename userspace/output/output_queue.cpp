@@ -21,6 +21,7 @@ OutputQueue::~OutputQueue() {
 }
 
 bool OutputQueue::try_push(std::string line) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (fd_closed() || queued_bytes_ + line.size() > max_bytes_) {
@@ -29,16 +30,23 @@ bool OutputQueue::try_push(std::string line) {
     }
     queued_bytes_ += line.size();
     lines_.push_back(std::move(line));
+    wake = queued_bytes_ >= max_bytes_ / 4;
   }
-  has_data_.notify_one();
+  // Waking the writer per line made it take one line at a time, a context
+  // switch each; publish() wakes it once per batch of records instead.
+  if (wake)
+    has_data_.notify_one();
   return true;
 }
+
+void OutputQueue::publish() { has_data_.notify_one(); }
 
 bool OutputQueue::push_wait(std::string line, int timeout_ms) {
   {
     std::unique_lock lock(mu_);
     // A line larger than the whole queue is let in once the queue is empty.
     auto fits = [&] { return fd_closed() || queued_bytes_ == 0 || queued_bytes_ + line.size() <= max_bytes_; };
+    has_data_.notify_one(); // what waits for room must be on its way out
     if (!has_room_.wait_for(lock, std::chrono::milliseconds(timeout_ms), fits) || fd_closed()) {
       dropped_lines_.fetch_add(1, std::memory_order_relaxed);
       return false;
@@ -51,6 +59,7 @@ bool OutputQueue::push_wait(std::string line, int timeout_ms) {
 }
 
 void OutputQueue::flush(int timeout_ms) {
+  has_data_.notify_one();
   std::unique_lock lock(mu_);
   has_room_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                      [&] { return fd_closed() || (lines_.empty() && !writing_); });

@@ -22,7 +22,11 @@ public:
   OutputQueue &operator=(const OutputQueue &) = delete;
 
   // Never blocks: returns false (and counts the line) when full or closed.
+  // The line is written after the next publish() (or once a quarter of the
+  // queue is used), so a batch of lines costs the writer one wakeup.
   bool try_push(std::string line);
+  // Wakes the writer for what try_push() queued.
+  void publish();
   // Waits up to timeout_ms for room; for reports that must not be lost.
   bool push_wait(std::string line, int timeout_ms);
   // Waits until everything queued is written or the fd is closed.
