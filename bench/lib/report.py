@@ -402,7 +402,7 @@ def _why_not(res, w):
             tp = (res.get("throughput") or {}).get("levels") or []
             per = _med([x["us_per_record"] for x in tp if x.get("us_per_record") is not None])
             notes.append(
-                f"**Design: a reader wakeup per record.** In this run a 128-byte ring buffer record submitted with "
+                f"**Why treetrace batches its wakeups.** In this run a 128-byte ring buffer record submitted with "
                 f"flags 0 costs {rbw['ns']['median']:.0f} ns inside the fork program and "
                 f"{rbn['ns']['median']:.0f} ns with BPF_RB_NO_WAKEUP (bench/floor's ringbuf_* probe, §1): the "
                 f"wakeup (an irq_work that wakes the reader) is {wake:.0f} ns on this machine. With flags 0 the "
@@ -410,13 +410,11 @@ def _why_not(res, w):
                 f"arrive slower than the reader drains them. treetrace's handle_fork costs "
                 f"{tfork['ns']['median']:.0f} ns" + (f" and handle_exec {texec['ns']['median']:.0f} ns"
                                                       if texec and texec["ns"]["median"] else "") +
-                " here, so the wakeup is most of them if treetrace submits its records with flags 0"
-                + (f"; the reader then also wakes once per record, and its CPU per record in §3 is "
-                   f"{per:.1f} µs (median of the storm levels), far above the {_micro_ns(res)} of pure "
-                   "decode, aggregate and render work measured by the micro-benchmarks" if per else "") +
-                ". Batching the wakeups (BPF_RB_NO_WAKEUP, with BPF_RB_FORCE_WAKEUP once enough data waits or "
-                "after a short delay, plus a bounded poll timeout in the reader) trades a bounded delivery "
-                "delay for this cost.")
+                " here with its records submitted without a wakeup, except when a sixteenth of the ring is "
+                "full or none came for 50 ms (docs/operations.md, Delivery latency)"
+                + (f"; the reader's CPU per record in §3 is {per:.1f} µs (median of the storm levels), against "
+                   f"the {_micro_ns(res)} of pure decode, aggregate and render work measured by the "
+                   "micro-benchmarks" if per else "") + ".")
     acc = res.get("accuracy")
     if acc:
         t = acc["tools"].get("treetrace", {})
