@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <linux/capability.h>
 #include <string>
@@ -152,6 +152,10 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   if (impl->possible_cpus <= 0)
     return "cannot read the number of possible CPUs";
 
+  const auto began = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   // The CO-RE flavors a kernel lacks make libbpf look for them in module
   // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
   // fails the load without it). Naming the kernel's BTF as the target
@@ -159,10 +163,6 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   // and for the tp_btf attach points), 70-100 ms on a small VM. So it is
   // named only when treetrace runs with CAP_BPF and CAP_PERFMON alone; no
   // program here touches a module type either way.
-  const auto began = std::chrono::steady_clock::now();
-  auto ms_since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-  };
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   if (!has_effective_cap(CAP_SYS_ADMIN))
     open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";

@@ -39,7 +39,15 @@ bool OutputQueue::try_push(std::string line) {
   return true;
 }
 
-void OutputQueue::publish() { has_data_.notify_one(); }
+void OutputQueue::publish() {
+  bool any;
+  {
+    std::lock_guard lock(mu_);
+    any = !lines_.empty();
+  }
+  if (any) // an idle round does not wake the writer for nothing
+    has_data_.notify_one();
+}
 
 bool OutputQueue::push_wait(std::string line, int timeout_ms) {
   {
