@@ -835,6 +835,16 @@ static __always_inline const struct task_state *peek_task_state(struct bpf_local
 	return (const struct task_state *)sdata->data;
 }
 
+/*
+ * @clock is prev's se.exec_start, which update_curr() has just set to this
+ * CPU's task clock. Across CPUs these clocks differ; going backwards wraps
+ * the unsigned difference, which only brings the next fold forward.
+ */
+static __always_inline bool fold_due(__u64 clock, __u64 folded_at_clock)
+{
+	return clock - folded_at_clock >= fold_interval_ns;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
@@ -849,18 +859,13 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	if (!storage)
 		return 0;
 
-	/*
-	 * update_curr() ran for prev just before this tracepoint and set
-	 * se.exec_start to this CPU's task clock: a clock for free. Across
-	 * CPUs these clocks differ; going backwards wraps the unsigned
-	 * difference, which only brings the next fold forward.
-	 */
+	/* A clock for free: see fold_due(). */
 	__u64 clock = prev->se.exec_start;
 
 	if (prev_state != TT_TASK_DEAD) {
 		const struct task_state *peeked = peek_task_state(storage);
 
-		if (peeked && clock - peeked->folded_at_clock < fold_interval_ns)
+		if (peeked && !fold_due(clock, peeked->folded_at_clock))
 			return 0;
 	}
 
@@ -870,7 +875,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		return 0;
 	if (prev_state != TT_TASK_DEAD) {
 		/* Not peeked (another map holds the cache slot), or due. */
-		if (clock - ts->folded_at_clock < fold_interval_ns)
+		if (!fold_due(clock, ts->folded_at_clock))
 			return 0;
 		ts->folded_at_clock = clock;
 	}

@@ -604,10 +604,10 @@ def accuracy(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, av
             if g is None:
                 continue
             seen += 1
-            if g["peak_b"] is not None and g["peak_b"] >= 0.9 * true_peak:
-                caught += t["role"] == "spike"
-                caught_short += t["role"] == "short-spike"
             if g["peak_b"] is not None:
+                if g["peak_b"] >= 0.9 * true_peak:
+                    caught += t["role"] == "spike"
+                    caught_short += t["role"] == "short-spike"
                 e = g["peak_b"] - true_peak
                 rss_err_kib.append(e / 1024)
                 rss_ok += _within(e, true_peak, 0.01, 256 * 1024)
