@@ -16,6 +16,8 @@
 #define TT_TASK_DEAD 0x00000080
 /* include/linux/sched.h */
 #define TT_PF_KTHREAD 0x00200000
+/* include/linux/sched.h: the task is in do_exit(); stable since 2.6. */
+#define TT_PF_EXITING 0x00000004
 /* include/linux/sched/signal.h: the group is exiting via exit_group() or a fatal signal. */
 #define TT_SIGNAL_GROUP_EXIT 0x00000004
 

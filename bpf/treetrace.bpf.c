@@ -53,6 +53,10 @@ const volatile __u64 wakeup_quiet_ns = 50000000ULL;
 volatile bool startup_scan_pending = false;
 /* Pass of the startup scan: 1 marks tasks, 2 reports processes. */
 volatile __u32 scan_pass = 0;
+/* Pass of a refresh (refresh_tasks): 1 folds every traced thread, 2 reports each process. */
+volatile __u32 refresh_pass = 0;
+/* Bumped by userspace before each refresh: a process is reported once per generation. */
+volatile __u64 refresh_generation = 0;
 
 /*
  * Record types reach the object's BTF only through a global: these anchors
@@ -63,9 +67,22 @@ struct tt_exec_event *btf_anchor_exec __attribute__((unused));
 struct tt_exit_event *btf_anchor_exit __attribute__((unused));
 struct tt_sample_event *btf_anchor_sample __attribute__((unused));
 struct tt_existing_event *btf_anchor_existing __attribute__((unused));
+struct tt_oom_kill_event *btf_anchor_oom_kill __attribute__((unused));
+
+/*
+ * What of a thread's own counters has been added to its process. Every
+ * field only moves forward, by compare-and-swap (credit()), because two
+ * folders can race on one thread: its own switch-out and a refresh pass
+ * running on another CPU.
+ */
+struct thread_credit {
+	__u64 runtime_ns; /* se.sum_exec_runtime */
+	__u64 utime, stime;
+	__u64 minflt, majflt, nvcsw, nivcsw;
+};
 
 struct task_state {
-	__u64 runtime_credited_ns; /* se.sum_exec_runtime already added to the process */
+	struct thread_credit credited;
 	__u64 folded_at_clock;     /* se.exec_start at the last fold; 0: fold at once */
 	__u32 flags;
 	__u32 pad;
@@ -84,8 +101,9 @@ struct proc_state {
 	__u64 cpu_ns;
 	__u64 utime_ns; /* of exited threads, plus the baseline at startup */
 	__u64 stime_ns;
-	__u64 minflt, majflt, nvcsw, nivcsw; /* of exited threads, plus baseline */
+	__u64 minflt, majflt, nvcsw, nivcsw; /* credited from threads, plus baseline */
 	__u64 last_sample_ns;
+	__u64 refreshed_generation; /* refresh_generation when last reported by a refresh */
 	__u64 rss_last_ts_ns;
 	__u64 rss_last_pages;
 	__u64 rss_peak_sampled_pages;
@@ -105,6 +123,7 @@ struct proc_state {
 #define PS_GROUP_DEAD 0x1
 #define PS_EXIT_EMITTED 0x2
 #define PS_FOUND_BY_SCAN 0x4 /* not seen being born: report it as existing */
+#define PS_OOM_KILLED 0x8    /* the OOM killer chose it: one oom_kill record, and said at exit */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -146,6 +165,29 @@ static __always_inline void count(__u32 which)
 
 	if (v)
 		(*v)++; /* per-CPU slot: no atomics needed */
+}
+
+/*
+ * Adds value - *credited to *total, once, and moves *credited to value.
+ * The mark only moves forward, by compare-and-swap: when two folders race
+ * (a thread's own switch-out and a refresh pass on another CPU), whichever
+ * swaps first adds its part, and the other adds only what lies beyond it,
+ * so nothing is counted twice or lost. Thread counters never decrease, so
+ * a value at or below the mark has already been credited.
+ */
+static __always_inline void credit(__u64 *credited, __u64 value, __u64 *total)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		__u64 old = *(volatile __u64 *)credited;
+
+		if (value <= old)
+			return;
+		if (__sync_val_compare_and_swap(credited, old, value) == old) {
+			__sync_fetch_and_add(total, value - old);
+			return;
+		}
+	}
+	count(TT_CNT_CREDIT_CONTENDED);
 }
 
 /* ---- Identity ---------------------------------------------------------- */
@@ -494,17 +536,26 @@ static __always_inline struct task_state *mark_traced(struct task_struct *t, __u
 		count(TT_CNT_TASK_STORAGE_FAIL);
 		return NULL;
 	}
-	ts->runtime_credited_ns = runtime_credited;
+	__builtin_memset(&ts->credited, 0, sizeof(ts->credited));
+	ts->credited.runtime_ns = runtime_credited;
 	ts->folded_at_clock = 0;
 	ts->flags = 0;
 	BPF_CORE_READ_STR_INTO(&ts->comm, t, group_leader, comm);
 	return ts;
 }
 
-static __always_inline void fill_counters(struct tt_proc_counters *c, struct proc_state *ps)
+/*
+ * The sampled peak is "since the previous record" for switch-out samples
+ * and exit records, which reset it; a refresh row reads it and leaves it,
+ * so a spike still shows in the next sample whether or not a refresh
+ * came in between. The RSS integral is consumed by every row, refresh
+ * rows included: userspace adds them all up.
+ */
+static __always_inline void fill_counters(struct tt_proc_counters *c, struct proc_state *ps, bool keep_peak)
 {
 	c->cpu_ns = ps->cpu_ns;
-	c->rss_peak_sampled_bytes = pages_to_bytes(__sync_lock_test_and_set(&ps->rss_peak_sampled_pages, 0));
+	c->rss_peak_sampled_bytes = pages_to_bytes(keep_peak ? ps->rss_peak_sampled_pages
+							     : __sync_lock_test_and_set(&ps->rss_peak_sampled_pages, 0));
 	c->rss_integral_kib_us = __sync_lock_test_and_set(&ps->rss_integral_kib_us, 0);
 	c->rss_integral_span_us = __sync_lock_test_and_set(&ps->rss_integral_span_us, 0);
 }
@@ -525,20 +576,34 @@ static __always_inline void fill_live_memory(struct tt_proc_counters *c, struct 
 		c->rss_peak_sampled_bytes = c->rss_bytes;
 }
 
-static __always_inline void emit_sample(struct task_struct *t, struct proc_state *ps, __u64 now)
+static __always_inline void fill_sample(struct tt_sample_event *e, struct task_struct *t, struct proc_state *ps,
+					__u64 now, __u32 origin)
 {
-	struct tt_sample_event *e = reserve_event(TT_EVENT_SAMPLE, sizeof(*e));
 	struct mm_struct *mm;
 
-	if (!e)
-		return;
 	fill_header(&e->hdr, TT_EVENT_SAMPLE, t, now);
 	__builtin_memset(&e->counters, 0, sizeof(e->counters));
-	fill_counters(&e->counters, ps);
-	/* Live split of user/system time is not tracked; exit records carry it. */
+	fill_counters(&e->counters, ps, origin == TT_SAMPLE_REFRESH);
+	e->counters.utime_ns = ps->utime_ns;
+	e->counters.stime_ns = ps->stime_ns;
+	e->minflt = ps->minflt;
+	e->majflt = ps->majflt;
+	e->nvcsw = ps->nvcsw;
+	e->nivcsw = ps->nivcsw;
+	e->origin = origin;
+	e->pad = 0;
 	mm = t->mm;
 	if (mm)
 		fill_live_memory(&e->counters, mm);
+}
+
+static __always_inline void emit_sample(struct task_struct *t, struct proc_state *ps, __u64 now)
+{
+	struct tt_sample_event *e = reserve_event(TT_EVENT_SAMPLE, sizeof(*e));
+
+	if (!e)
+		return;
+	fill_sample(e, t, ps, now, TT_SAMPLE_SWITCH);
 	submit_event(e, now);
 }
 
@@ -760,7 +825,7 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 		return;
 	fill_header(&e->hdr, TT_EVENT_EXIT, t, now);
 	__builtin_memset(&e->counters, 0, sizeof(e->counters));
-	fill_counters(&e->counters, ps);
+	fill_counters(&e->counters, ps, false);
 	e->counters.utime_ns = ps->utime_ns;
 	e->counters.stime_ns = ps->stime_ns;
 	e->counters.rss_bytes = pages_to_bytes(ps->exit_rss_pages);
@@ -774,18 +839,36 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 	e->nivcsw = ps->nivcsw;
 	e->wait_status = ps->wait_status;
 	e->mem_source = ps->mem_source;
+	e->flags = ps->flags & PS_OOM_KILLED ? TT_EXIT_OOM_KILLED : 0;
+	e->pad = 0;
 	submit_event(e, now);
 }
 
-/* The thread will never run again: fold its counters into the process. */
-static __always_inline void finish_thread(struct task_struct *t, struct proc_state *ps, __u64 now)
+/* Scheduler CPU: at every fold, on the switch path too. */
+static __always_inline void credit_runtime(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
 {
-	__sync_fetch_and_add(&ps->utime_ns, t->utime);
-	__sync_fetch_and_add(&ps->stime_ns, t->stime);
-	__sync_fetch_and_add(&ps->minflt, t->min_flt);
-	__sync_fetch_and_add(&ps->majflt, t->maj_flt);
-	__sync_fetch_and_add(&ps->nvcsw, t->nvcsw);
-	__sync_fetch_and_add(&ps->nivcsw, t->nivcsw);
+	credit(&ts->credited.runtime_ns, t->se.sum_exec_runtime, &ps->cpu_ns);
+}
+
+/*
+ * The rest of a thread's counters: at its end and in a refresh, never on
+ * the switch path, where they would cost every fold six more atomics.
+ */
+static __always_inline void credit_thread_counters(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+{
+	credit(&ts->credited.utime, t->utime, &ps->utime_ns);
+	credit(&ts->credited.stime, t->stime, &ps->stime_ns);
+	credit(&ts->credited.minflt, t->min_flt, &ps->minflt);
+	credit(&ts->credited.majflt, t->maj_flt, &ps->majflt);
+	credit(&ts->credited.nvcsw, t->nvcsw, &ps->nvcsw);
+	credit(&ts->credited.nivcsw, t->nivcsw, &ps->nivcsw);
+}
+
+/* The thread will never run again: fold its counters into the process. */
+static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts, struct proc_state *ps,
+					  __u64 now)
+{
+	credit_thread_counters(t, ts, ps);
 
 	/* Last exiting thread out, after the group died: the process is gone. */
 	if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
@@ -885,16 +968,13 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	if (!ps)
 		return 0;
 
-	__u64 runtime = prev->se.sum_exec_runtime;
-
-	__sync_fetch_and_add(&ps->cpu_ns, runtime - ts->runtime_credited_ns);
-	ts->runtime_credited_ns = runtime;
+	credit_runtime(prev, ts, ps);
 
 	__u64 now = bpf_ktime_get_boot_ns();
 
 	if (prev_state == TT_TASK_DEAD) {
 		if (ts->flags & TS_EXIT_SEEN)
-			finish_thread(prev, ps, now);
+			finish_thread(prev, ts, ps, now);
 		return 0;
 	}
 
@@ -985,5 +1065,197 @@ int scan_tasks(struct bpf_iter__task *ctx)
 	/* One byte per process makes read() return in page-sized chunks, so
 	 * userspace can drain the ring buffer between them. */
 	bpf_seq_write(seq, "", 1);
+	return 0;
+}
+
+/* ---- Refresh ----------------------------------------------------------------- */
+
+/*
+ * Makes the live state exact at the moment userspace shows it. Between
+ * folds a thread's CPU and its process's memory reach the process state
+ * only at switch-outs, so a process that worked and then went idle would
+ * keep old figures until it exits. Userspace runs this iterator before it
+ * shows live state: pass 1 credits every traced thread's counters (racing
+ * folds are safe: see credit()), pass 2 writes one sample row per traced
+ * process into the iterator's output, read synchronously by userspace,
+ * so a refresh needs no ring buffer space and loses nothing.
+ *
+ * A thread running on another CPU at that moment has its sum_exec_runtime
+ * as of that CPU's last update_curr(): at most one scheduler tick behind.
+ */
+SEC("iter/task")
+int refresh_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+
+	if (!t || !t->bpf_storage) /* never given storage: untraced */
+		return 0;
+
+	struct task_state *ts = bpf_task_storage_get(&task_states, t, 0, 0);
+
+	if (!ts)
+		return 0;
+	struct proc_state *ps = proc_of(t);
+
+	if (!ps)
+		return 0;
+	if (refresh_pass == 1) {
+		credit_runtime(t, ts, ps);
+		credit_thread_counters(t, ts, ps);
+		return 0;
+	}
+
+	/*
+	 * Pass 2: once per process, from the first of its threads that still
+	 * holds the memory image (a group leader that exited before its
+	 * threads has none). Only this iterator writes the generation, and
+	 * userspace runs one refresh at a time.
+	 */
+	if (ps->refreshed_generation == refresh_generation || !t->mm)
+		return 0;
+	ps->refreshed_generation = refresh_generation;
+
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tt_sample_event row;
+
+	integrate_rss(ps, t->mm, now);
+	fill_sample(&row, t, ps, now, TT_SAMPLE_REFRESH);
+	/*
+	 * A row never straddles a read(): userspace reads at most 16 KiB at a
+	 * time, and the iterator's buffer (8 pages) ends a read() as soon as
+	 * that much is ready, so a row is never cut and shown again.
+	 */
+	bpf_seq_write(ctx->meta->seq, &row, sizeof(row));
+	return 0;
+}
+
+/* ---- OOM kills -------------------------------------------------------------- */
+
+/* include/linux/signal.h: SIGKILL's number, the same on every architecture. */
+#define TT_SIGKILL 9
+/* page_counter's limit when none is set is PAGE_COUNTER_MAX, near LONG_MAX / PAGE_SIZE. */
+#define TT_NO_LIMIT_PAGES (1ULL << 48)
+/*
+ * How far below its limit a memory cgroup may be and still be the one
+ * that ran out: try_charge() gives up when a charge of up to
+ * MEMCG_CHARGE_BATCH (64) pages would pass the limit, and the failed
+ * reclaim before the kill leaves usage about there.
+ */
+#define TT_MEMCG_OOM_MARGIN_PAGES 512
+#define TT_MAX_MEMCG_DEPTH 16
+
+/*
+ * The memory cgroup whose limit made the killer run: the nearest one,
+ * from the victim up, with a limit and usage at it. The killer only runs
+ * for a cgroup whose charge failed at its limit (oc->memcg, which the
+ * tracepoint does not carry, and which fentry on oom_kill_process() would
+ * need trampolines that not every node allows); the victim is always inside
+ * that cgroup. None found: the node itself (or a cpuset or mempolicy) ran
+ * out.
+ */
+static __always_inline void find_oom_memcg(struct task_struct *victim, struct tt_oom_kill_event *e)
+{
+	int memory_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css = NULL;
+
+	bpf_core_read(&css, sizeof(css), &victim->cgroups->subsys[memory_id & 15]);
+	for (int depth = 0; depth < TT_MAX_MEMCG_DEPTH && css; depth++) {
+		/* css is the first member of struct mem_cgroup. */
+		struct mem_cgroup *memcg = (void *)css - bpf_core_field_offset(struct mem_cgroup, css);
+		__u64 limit = BPF_CORE_READ(memcg, memory.max);
+		__u64 usage = BPF_CORE_READ(memcg, memory.usage.counter);
+
+		if (limit < TT_NO_LIMIT_PAGES && usage + TT_MEMCG_OOM_MARGIN_PAGES >= limit) {
+			e->constraint = TT_OOM_CONSTRAINT_MEMCG;
+			e->memcg_id = BPF_CORE_READ(css, cgroup, kn, id);
+			e->memcg_hierarchy_id = BPF_CORE_READ(css, cgroup, root, hierarchy_id);
+			e->memcg_limit_bytes = pages_to_bytes(limit);
+			e->memcg_usage_bytes = pages_to_bytes(usage);
+			return;
+		}
+		css = BPF_CORE_READ(css, parent);
+	}
+	e->constraint = TT_OOM_CONSTRAINT_NONE;
+}
+
+/*
+ * mark_victim fires in mark_oom_victim() from three places: the kill
+ * itself (__oom_kill_process(), just after it queued SIGKILL for the
+ * victim), and twice for a task the killer finds already exiting, which
+ * it gives memory reserves without killing (task_will_free_mem()). The
+ * kill leaves the group exiting by SIGKILL with no thread yet in do_exit();
+ * a task already exiting has PF_EXITING set or exits with its own status.
+ */
+static __always_inline bool newly_killed(struct task_struct *victim)
+{
+	struct signal_struct *sig = BPF_CORE_READ(victim, signal);
+
+	if (BPF_CORE_READ(victim, flags) & TT_PF_EXITING)
+		return false;
+	return (BPF_CORE_READ(sig, flags) & TT_SIGNAL_GROUP_EXIT) &&
+	       BPF_CORE_READ(sig, group_exit_code) == TT_SIGKILL;
+}
+
+/*
+ * Commit 72ba14deb40a ("mm: oom: add tracepoint for oom victims", 6.8,
+ * backported to 6.1-stable) changed the tracepoint's prototype from
+ * (int pid) to (struct task_struct *task, uid_t uid) and added the memory
+ * fields to its record; the record's total_vm field tells the two apart
+ * at load time, and the verifier drops the other branch.
+ */
+SEC("tp_btf/mark_victim")
+int handle_mark_victim(unsigned long long *ctx)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tt_oom_kill_event *e;
+
+	if (bpf_core_field_exists(struct trace_event_raw_mark_victim, total_vm)) {
+		struct task_struct *victim = (struct task_struct *)ctx[0];
+		struct task_state *ts = bpf_task_storage_get(&task_states, victim, 0, 0);
+		struct proc_state *ps = ts ? proc_of(victim) : NULL;
+
+		if (!newly_killed(victim)) {
+			count(TT_CNT_OOM_NOT_KILLED);
+			return 0;
+		}
+		if (!ps) {
+			count(TT_CNT_OOM_UNTRACED);
+			return 0;
+		}
+		/* One kill per process, whichever of its threads is marked. */
+		if (__sync_fetch_and_or(&ps->flags, PS_OOM_KILLED) & PS_OOM_KILLED)
+			return 0;
+		e = reserve_event(TT_EVENT_OOM_KILL, sizeof(*e));
+		if (!e)
+			return 0;
+		__builtin_memset(e, 0, sizeof(*e));
+		fill_header(&e->hdr, TT_EVENT_OOM_KILL, victim, now);
+		struct mm_struct *mm = victim->mm;
+
+		if (mm) {
+			__u64 file = mm_counter(mm, TT_MM_FILEPAGES);
+			__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
+			__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
+
+			e->rss_file_bytes = pages_to_bytes(file);
+			e->rss_anon_bytes = pages_to_bytes(anon);
+			e->rss_shmem_bytes = pages_to_bytes(shmem);
+			e->rss_peak_bytes = pages_to_bytes(peak_pages(mm, file + anon + shmem));
+		}
+		find_oom_memcg(victim, e);
+		e->flags = TT_OOM_CONTEXT_KNOWN;
+	} else {
+		/* Only a thread id: userspace finds the process it belongs to. */
+		e = reserve_event(TT_EVENT_OOM_KILL, sizeof(*e));
+		if (!e)
+			return 0;
+		__builtin_memset(e, 0, sizeof(*e));
+		e->hdr.kind = TT_EVENT_OOM_KILL;
+		e->hdr.ts_ns = now;
+		e->hdr.pid = (__u32)ctx[0];
+		e->flags = TT_OOM_VICTIM_PID_ONLY;
+	}
+	e->trigger_pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	submit_event(e, now);
 	return 0;
 }

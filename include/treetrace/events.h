@@ -33,8 +33,30 @@ enum tt_event_kind {
 	TT_EVENT_EXIT = 3,     /* the last thread of a process is gone */
 	TT_EVENT_SAMPLE = 4,   /* rate-limited live counters of a process */
 	TT_EVENT_EXISTING = 5, /* a process already running at startup */
-	TT_EVENT_KIND_MAX = 6,
+	TT_EVENT_OOM_KILL = 6, /* the OOM killer killed a traced process */
+	TT_EVENT_KIND_MAX = 7,
 };
+
+/* Where a sample record comes from. */
+enum tt_sample_origin {
+	TT_SAMPLE_SWITCH = 0,  /* rate-limited, at a switch-out of the process */
+	TT_SAMPLE_REFRESH = 1, /* the refresh pass userspace runs before it shows live state */
+};
+
+/* tt_exit_event.flags */
+#define TT_EXIT_OOM_KILLED 0x1 /* the OOM killer chose this process */
+
+/* oom_control.constraint (enum oom_constraint, stable since 2.6.x). */
+enum tt_oom_constraint {
+	TT_OOM_CONSTRAINT_NONE = 0, /* the whole node ran out */
+	TT_OOM_CONSTRAINT_CPUSET = 1,
+	TT_OOM_CONSTRAINT_MEMORY_POLICY = 2,
+	TT_OOM_CONSTRAINT_MEMCG = 3, /* a memory cgroup hit its limit */
+};
+
+/* tt_oom_kill_event.flags */
+#define TT_OOM_CONTEXT_KNOWN 0x1 /* constraint and memcg were worked out (see find_oom_memcg()) */
+#define TT_OOM_VICTIM_PID_ONLY 0x2 /* old mark_victim prototype: only the victim's thread id is known */
 
 /* Where the RSS numbers of an exit record come from. */
 enum tt_exit_mem_source {
@@ -110,17 +132,42 @@ struct tt_exit_event {
 	__u64 nivcsw;
 	__u32 wait_status;    /* as wait4() would report it */
 	__u32 mem_source;     /* enum tt_exit_mem_source */
+	__u32 flags;          /* TT_EXIT_* */
+	__u32 pad;
 };
 
 struct tt_sample_event {
 	struct tt_event_header hdr;
 	struct tt_proc_counters counters;
+	/* Of every thread, exited or live, as of its last fold (exact in refresh rows). */
+	__u64 minflt;
+	__u64 majflt;
+	__u64 nvcsw;
+	__u64 nivcsw;
+	__u32 origin; /* enum tt_sample_origin */
+	__u32 pad;
 };
 
 struct tt_existing_event {
 	struct tt_event_header hdr;
 	__u32 nr_threads;
 	__u32 is_kernel_thread;
+};
+
+/* Made when the OOM killer kills a traced process (oom:mark_victim). */
+struct tt_oom_kill_event {
+	struct tt_event_header hdr; /* the victim; start_ns 0 with TT_OOM_VICTIM_PID_ONLY */
+	__u64 rss_anon_bytes;       /* the victim's memory when it was chosen */
+	__u64 rss_file_bytes;
+	__u64 rss_shmem_bytes;
+	__u64 rss_peak_bytes;
+	__u64 memcg_id;             /* cgroup id of the memory cgroup whose limit was hit; 0: none */
+	__u64 memcg_limit_bytes;    /* its limit (memory.max / memory.limit_in_bytes) */
+	__u64 memcg_usage_bytes;    /* its usage when the killer ran */
+	__u32 memcg_hierarchy_id;   /* 0: cgroup v2; else the v1 hierarchy (/proc/cgroups) */
+	__u32 constraint;           /* enum tt_oom_constraint */
+	__u32 trigger_pid;          /* the process whose allocation invoked the killer */
+	__u32 flags;                /* TT_OOM_* */
 };
 
 /*
@@ -136,6 +183,9 @@ enum tt_counter {
 	TT_CNT_TASK_STORAGE_FAIL,                            /* task storage create failed */
 	TT_CNT_PROC_STATE_MISSING,                           /* traced task without process state */
 	TT_CNT_ARGV_READ_FAIL,
+	TT_CNT_CREDIT_CONTENDED,  /* a thread's counters could not be credited (never expected) */
+	TT_CNT_OOM_NOT_KILLED,    /* mark_victim for a task that was already exiting: no kill */
+	TT_CNT_OOM_UNTRACED,      /* OOM kills of processes treetrace does not trace */
 	TT_CNT_MAX,
 };
 

@@ -211,10 +211,10 @@ TEST(Decode, ExitCountersAndMemSource) {
   EXPECT_EQ(ev.counters.cpu_ns, 500u);
   EXPECT_EQ(ev.counters.cpu_user_ns, 500u);
   EXPECT_EQ(ev.counters.rss_bytes, 4096u);
-  EXPECT_EQ(ev.minflt, 1u);
-  EXPECT_EQ(ev.majflt, 2u);
-  EXPECT_EQ(ev.nvcsw, 3u);
-  EXPECT_EQ(ev.nivcsw, 4u);
+  EXPECT_EQ(ev.activity.minflt, 1u);
+  EXPECT_EQ(ev.activity.majflt, 2u);
+  EXPECT_EQ(ev.activity.nvcsw, 3u);
+  EXPECT_EQ(ev.activity.nivcsw, 4u);
   EXPECT_EQ(ev.mem_source, ExitMemSource::LastSample);
 
   raw.mem_source = TT_EXIT_MEM_AT_EXIT;

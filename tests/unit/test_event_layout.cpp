@@ -83,14 +83,27 @@ TEST_F(EventLayout, Exit) {
   expect_layout("tt_exit_event", sizeof(tt_exit_event),
                 {M(tt_exit_event, hdr), M(tt_exit_event, counters), M(tt_exit_event, minflt),
                  M(tt_exit_event, majflt), M(tt_exit_event, nvcsw), M(tt_exit_event, nivcsw),
-                 M(tt_exit_event, wait_status), M(tt_exit_event, mem_source)});
+                 M(tt_exit_event, wait_status), M(tt_exit_event, mem_source), M(tt_exit_event, flags),
+                 M(tt_exit_event, pad)});
 }
 
 TEST_F(EventLayout, SampleAndExisting) {
-  expect_layout("tt_sample_event", sizeof(tt_sample_event), {M(tt_sample_event, hdr), M(tt_sample_event, counters)});
+  expect_layout("tt_sample_event", sizeof(tt_sample_event),
+                {M(tt_sample_event, hdr), M(tt_sample_event, counters), M(tt_sample_event, minflt),
+                 M(tt_sample_event, majflt), M(tt_sample_event, nvcsw), M(tt_sample_event, nivcsw),
+                 M(tt_sample_event, origin), M(tt_sample_event, pad)});
   expect_layout("tt_existing_event", sizeof(tt_existing_event),
                 {M(tt_existing_event, hdr), M(tt_existing_event, nr_threads),
                  M(tt_existing_event, is_kernel_thread)});
+}
+
+TEST_F(EventLayout, OomKill) {
+  expect_layout("tt_oom_kill_event", sizeof(tt_oom_kill_event),
+                {M(tt_oom_kill_event, hdr), M(tt_oom_kill_event, rss_anon_bytes), M(tt_oom_kill_event, rss_file_bytes),
+                 M(tt_oom_kill_event, rss_shmem_bytes), M(tt_oom_kill_event, rss_peak_bytes),
+                 M(tt_oom_kill_event, memcg_id), M(tt_oom_kill_event, memcg_limit_bytes),
+                 M(tt_oom_kill_event, memcg_usage_bytes), M(tt_oom_kill_event, memcg_hierarchy_id),
+                 M(tt_oom_kill_event, constraint), M(tt_oom_kill_event, trigger_pid), M(tt_oom_kill_event, flags)});
 }
 
 } // namespace

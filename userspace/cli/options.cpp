@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/event_kind.h"
 #include "treetrace/events.h"
 #include "util/comm_pattern.h"
 #include "util/duration.h"
@@ -23,28 +24,27 @@ std::optional<std::string> read_text(const char *path) {
   return ss.str();
 }
 
+std::string known_event_names() {
+  std::string names;
+  for (EventKind k : kEventKinds)
+    names += std::string(event_kind_name(k)) + ", ";
+  return names + "all, none";
+}
+
 // "fork,exec" -> selection; error text on an unknown name.
-std::variant<EventSelection, std::string> parse_events(const std::string &list) {
-  EventSelection sel{false, false, false, false, false};
+std::variant<EventKindSet, std::string> parse_events(const std::string &list) {
+  EventKindSet sel;
   std::stringstream ss(list);
   std::string name;
   while (std::getline(ss, name, ',')) {
-    if (name == "fork")
-      sel.fork = true;
-    else if (name == "exec")
-      sel.exec = true;
-    else if (name == "exit")
-      sel.exit = true;
-    else if (name == "sample")
-      sel.sample = true;
-    else if (name == "existing")
-      sel.existing = true;
-    else if (name == "all")
-      sel = {true, true, true, true, true};
+    if (name == "all")
+      sel = EventKindSet::all();
     else if (name == "none")
-      sel = {false, false, false, false, false};
+      sel = EventKindSet();
+    else if (auto kind = event_kind_from_name(name))
+      sel.add(*kind);
     else
-      return "--events: unknown event '" + name + "' (known: fork, exec, exit, sample, existing, all, none)";
+      return "--events: unknown event '" + name + "' (known: " + known_event_names() + ")";
   }
   return sel;
 }
@@ -71,7 +71,7 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
 
   std::vector<std::string> comm_raw, cgroup_raw;
   std::vector<int64_t> pid_raw;
-  std::string format = "text", events = "exec,exit", interval, duration;
+  std::string format = "text", events = "exec,exit,oom_kill", interval, duration;
   uint64_t ringbuf_bytes = o.ringbuf_bytes, max_procs = o.max_procs, output_queue = o.output_queue_bytes;
   bool verbose = false;
 
@@ -86,7 +86,8 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")->type_name("PID");
   app.add_option("--format", format, "Output format: text or json (JSON Lines)")
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--events", events, "Events to print: fork,exec,exit,sample,existing, all or none")->type_name("LIST");
+  app.add_option("--events", events, "Events to print: " + known_event_names() + " (default: exec,exit,oom_kill)")
+      ->type_name("LIST");
   app.add_option("--interval", interval, "Print a snapshot of every live tree every DURATION")
       ->check(duration_validator());
   app.add_option("--duration", duration, "Stop after DURATION (node mode)")->check(duration_validator());
@@ -128,7 +129,7 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   auto sel = parse_events(events);
   if (auto *err = std::get_if<std::string>(&sel))
     return fail(*err);
-  o.events = std::get<EventSelection>(sel);
+  o.events = std::get<EventKindSet>(sel);
   if (!interval.empty())
     o.interval_ns = parse_duration_ns(interval);
   if (!duration.empty())

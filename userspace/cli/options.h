@@ -8,14 +8,12 @@
 #include <variant>
 #include <vector>
 
+#include "core/event_kind.h"
 #include "output/render.h"
 #include "util/cgroup.h"
 
 namespace treetrace {
 
-struct EventSelection {
-  bool fork = false, exec = true, exit = true, sample = false, existing = false;
-};
 
 struct Options {
   std::vector<std::string> comm_patterns; // normalized
@@ -23,7 +21,7 @@ struct Options {
   std::string cgroup_mount; // empty when no cgroup2 mount was found
   std::vector<uint32_t> pids;
   OutputFormat format = OutputFormat::Text;
-  EventSelection events;
+  EventKindSet events; // which records to print
   std::optional<uint64_t> interval_ns; // tree snapshots
   std::optional<uint64_t> duration_ns;
   bool wait_tree = false;

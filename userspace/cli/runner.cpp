@@ -18,6 +18,8 @@
 
 #include "core/aggregator.h"
 #include "core/decode.h"
+#include "core/event_kind.h"
+#include "loader/live_state.h"
 #include "loader/tracer.h"
 #include "output/output_queue.h"
 #include "output/render.h"
@@ -127,14 +129,14 @@ private:
   TracerConfig tracer_config() const;
   AggregatorConfig aggregator_config() const;
   void on_record(const void *data, size_t size);
-  bool wants(const Event &e) const;
+  std::optional<Attribution> aggregate(const void *data, size_t size);
+  void setup_memcg_paths();
   void emit(std::string line) {
     if (!output_->try_push(std::move(line)))
       spdlog::debug("output queue full: line dropped");
   }
   void emit_report(std::string text) { output_->push_wait(std::move(text), 5000); }
   void snapshot_trees(uint64_t now);
-  void measure_pss(std::vector<TreeReport> &trees);
   LossReport loss() const;
   void report_loss_if_grown(uint64_t now);
   void reconcile_with_kernel(uint64_t now);
@@ -147,13 +149,15 @@ private:
   Aggregator aggregator_{aggregator_config()};
   std::unique_ptr<OutputQueue> output_;
   std::unique_ptr<CgroupPathCache> cgroups_;
+  std::unique_ptr<CgroupPathCache> memory_cgroups_v1_; // hybrid layouts: the v1 memory hierarchy
+  std::optional<uint32_t> memory_hierarchy_v1_;
+  std::unique_ptr<LiveState> live_;
   RenderContext render_;
   uint64_t delivered_ = 0;
   uint64_t decode_errors_ = 0;
   uint64_t last_reported_loss_ = 0;
   uint64_t last_kernel_loss_ = 0;
   uint64_t reconcile_at_ = 0; // 0: none due
-  bool warned_pss_denied_ = false;
 
   // run-a-command mode
   pid_t child_pid_ = -1;
@@ -195,20 +199,15 @@ AggregatorConfig Session::aggregator_config() const {
   return c;
 }
 
-bool Session::wants(const Event &e) const {
-  const EventSelection &s = options_.events;
-  switch (e.index()) {
-  case 0:
-    return s.fork;
-  case 1:
-    return s.exec;
-  case 2:
-    return s.exit;
-  case 3:
-    return s.sample;
-  default:
-    return s.existing;
+// Decodes a record (from the ring buffer or a refresh) into the aggregator.
+std::optional<Attribution> Session::aggregate(const void *data, size_t size) {
+  DecodeResult r = decode_event(data, size);
+  if (!r.event) {
+    decode_errors_++;
+    spdlog::debug("undecodable record ({} bytes): {}", size, to_string(r.error));
+    return std::nullopt;
   }
+  return aggregator_.on_event(*r.event);
 }
 
 void Session::on_record(const void *data, size_t size) {
@@ -230,7 +229,7 @@ void Session::on_record(const void *data, size_t size) {
         ex && ex->hdr.proc.pid == static_cast<uint32_t>(child_pid_))
       child_key_ = ex->hdr.proc;
   }
-  if (wants(event))
+  if (options_.events.contains(kind_of(event)))
     emit(render_event(event, attr, render_));
 }
 
@@ -280,48 +279,8 @@ void Session::report_loss_if_grown(uint64_t now) {
   emit(render_lost(l, now, render_));
 }
 
-void Session::measure_pss(std::vector<TreeReport> &trees) {
-  // Bounded and rate-limited: at most pss_budget smaps_rollup reads per
-  // snapshot, off the event path. A tree that cannot be measured whole
-  // (over budget, or a member we may not read) reports no PSS rather than
-  // a partial sum.
-  uint32_t budget = options_.pss_budget;
-  for (auto &tree : trees) {
-    std::vector<ProcKey> members = aggregator_.live_members(tree.root);
-    tree.pss_bytes.reset();
-    aggregator_.set_tree_pss(tree.root, std::nullopt);
-    if (members.size() > budget)
-      continue;
-    uint64_t pss = 0;
-    bool complete = true;
-    for (const ProcKey &m : members) {
-      budget--;
-      int error = 0;
-      auto text = read_proc_file(static_cast<int>(m.pid), "smaps_rollup", 64 * 1024, &error);
-      if (!text) {
-        if (error == EACCES || error == EPERM) {
-          complete = false;
-          if (!warned_pss_denied_)
-            spdlog::warn("PSS not reported for trees with other users' processes: reading their smaps_rollup "
-                         "needs CAP_SYS_PTRACE");
-          warned_pss_denied_ = true;
-          break;
-        }
-        continue; // the member exited meanwhile: it holds no memory
-      }
-      if (auto rollup = parse_smaps_rollup(*text))
-        pss += rollup->pss_bytes;
-    }
-    if (!complete)
-      continue;
-    aggregator_.set_tree_pss(tree.root, pss);
-    tree.pss_bytes = pss;
-  }
-}
-
 void Session::snapshot_trees(uint64_t now) {
-  std::vector<TreeReport> trees = aggregator_.snapshot(now, options_.per_process);
-  measure_pss(trees);
+  std::vector<TreeReport> trees = live_->snapshot(now);
   if (!trees.empty())
     emit(render_trees(trees, now, false, render_));
 }
@@ -382,17 +341,15 @@ int Session::exit_status() const {
 
 void Session::finish(uint64_t now) {
   tracer_->consume();
-  std::vector<TreeReport> trees;
+  std::vector<TreeReport> trees = live_->final_report(now, child_key_);
   RunSummary summary;
   summary.loss = loss();
-  if (child_key_) {
-    if (auto tree = aggregator_.tree(*child_key_, now, options_.per_process))
-      trees.push_back(*tree);
-  } else {
-    trees = aggregator_.final_report(now, options_.per_process);
-  }
+  for (const OomVictim &v : aggregator_.oom_victims())
+    if (!child_key_ || v.tree == *child_key_)
+      summary.oom_victims.push_back(v);
   for (const auto &t : trees) {
     summary.procs += t.procs_total;
+    summary.oom_kills += t.oom_kills;
     summary.cpu_ns += t.cpu_ns;
     summary.rss_peak_bytes = std::max(summary.rss_peak_bytes, t.proc_rss_peak_bytes);
     for (const auto &c : t.by_comm) {
@@ -433,6 +390,30 @@ void Session::finish(uint64_t now) {
                  summary.loss.proc_table_full + summary.loss.procs_untracked);
   if (decode_errors_)
     spdlog::warn("{} records could not be decoded", decode_errors_);
+  const KernelCounters k = tracer_->counters();
+  if (k.credit_contended)
+    spdlog::warn("{} thread counter updates lost to contention", k.credit_contended);
+  spdlog::debug("{} live-state refreshes; OOM: {} victims already exiting (no kill), {} kills outside the filters",
+                live_->refreshes(), k.oom_not_killed, k.oom_untraced);
+}
+
+// The memory cgroup named in an OOM record is a cgroup v2 one, or, on a
+// hybrid layout, one of the v1 memory hierarchy: /proc/cgroups says which
+// hierarchy the memory controller is on.
+void Session::setup_memcg_paths() {
+  std::string mountinfo = read_text_file("/proc/self/mountinfo").value_or("");
+  std::string proc_cgroups = read_text_file("/proc/cgroups").value_or("");
+  memory_hierarchy_v1_ = cgroup1_hierarchy_of(proc_cgroups, "memory");
+  if (memory_hierarchy_v1_ && *memory_hierarchy_v1_ != 0)
+    if (auto mount = find_cgroup1_mount(mountinfo, "memory"))
+      memory_cgroups_v1_ = std::make_unique<CgroupPathCache>(*mount);
+  render_.memcg_path = [this](uint32_t hierarchy, uint64_t id) -> std::optional<std::string> {
+    if (hierarchy == 0)
+      return cgroups_ ? cgroups_->lookup(id) : std::nullopt;
+    if (memory_cgroups_v1_ && memory_hierarchy_v1_ == hierarchy)
+      return memory_cgroups_v1_->lookup(id);
+    return std::nullopt;
+  };
 }
 
 int Session::run() {
@@ -474,6 +455,7 @@ int Session::run() {
     cgroups_ = std::make_unique<CgroupPathCache>(options_.cgroup_mount);
     render_.cgroup_path = [this](uint64_t id) { return cgroups_->lookup(id); };
   }
+  setup_memcg_paths();
 
   auto created = Tracer::create(tracer_config(), [this](const void *d, size_t n) { on_record(d, n); });
   if (auto *err = std::get_if<std::string>(&created)) {
@@ -482,10 +464,11 @@ int Session::run() {
     return 1;
   }
   tracer_ = std::move(std::get<std::unique_ptr<Tracer>>(created));
+  live_ = std::make_unique<LiveState>(*tracer_, aggregator_, [this](const void *d, size_t n) { aggregate(d, n); },
+                                      LiveStateOptions{options_.pss_budget, options_.per_process});
   spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
   // Before the startup scan, whose `existing` records may be printed.
-  const EventSelection &ev = options_.events;
-  if (ev.fork || ev.exec || ev.exit || ev.sample || ev.existing)
+  if (!options_.events.empty())
     if (std::string columns = render_event_columns(render_); !columns.empty())
       emit(std::move(columns));
   started_at_ = boottime_ns();

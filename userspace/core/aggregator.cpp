@@ -20,6 +20,8 @@ constexpr size_t comm_history_kept = 8;
 // CPUs, a short range) are recognised as stale rather than as new processes.
 constexpr size_t recent_exits_kept = 4096;
 constexpr std::string_view other_comm = "[other]";
+// OOM victims named in reports; a storm of kills keeps the latest.
+constexpr size_t max_oom_victims_kept = 1024;
 
 using ProcSet = std::unordered_set<ProcKey, ProcKeyHash>;
 template <typename V> using ProcMap = std::unordered_map<ProcKey, V, ProcKeyHash>;
@@ -46,6 +48,8 @@ struct Process {
   uint64_t rss_peak_bytes = 0;
   double rss_integral_byte_ns = 0;
   uint64_t rss_integral_span_ns = 0;
+  ProcActivity activity;
+  bool oom_killed = false;
 
   uint64_t rss_avg_bytes() const {
     if (rss_integral_span_ns == 0)
@@ -77,6 +81,7 @@ struct Tree {
   uint64_t last_ts_ns = 0;
   std::optional<uint64_t> pss_bytes;
   CommMap exited_by_comm;
+  uint64_t oom_kills = 0;
 };
 
 // A report kept after its process was freed, labelled with its tree.
@@ -251,10 +256,20 @@ struct Aggregator::Impl {
     return {it->second.members.begin(), it->second.members.end()};
   }
 
+  std::vector<Aggregator::LiveMember> live_members_with_rss(const ProcKey &root) const {
+    std::vector<Aggregator::LiveMember> out;
+    if (auto it = trees_.find(root); it != trees_.end())
+      for (const ProcKey &member : it->second.members)
+        out.push_back({member, live_.at(member).rss_bytes});
+    return out;
+  }
+
   void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
     if (auto it = trees_.find(root); it != trees_.end())
       it->second.pss_bytes = pss_bytes;
   }
+
+  std::vector<OomVictim> oom_victims() const { return {oom_victims_.begin(), oom_victims_.end()}; }
 
   size_t live_procs() const { return live_.size(); }
   size_t trees() const { return trees_.size(); }
@@ -289,10 +304,35 @@ private:
   }
 
   Attribution handle(const SampleEvent &ev) {
-    Process *p = subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
+    // A refresh row updates a process already known and never admits one:
+    // the records of its birth came before it, or were lost and counted.
+    Process *p = ev.origin == SampleOrigin::Refresh ? known(ev.hdr) : subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
     if (!p)
       return {};
     observe(*p, ev.counters, ev.hdr.ts_ns);
+    observe_activity(*p, ev.activity);
+    return attributed(*p);
+  }
+
+  Attribution handle(const OomKillEvent &ev) {
+    Process *p = nullptr;
+    if (ev.victim_pid_only) {
+      // Only a thread id: the live process holding it, when it is a leader.
+      if (auto holder = pid_holder_.find(ev.hdr.proc.pid); holder != pid_holder_.end())
+        if (auto it = live_.find(holder->second); it != live_.end())
+          p = &it->second;
+    } else {
+      p = subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
+    }
+    if (!p) {
+      ++stats_.oom_kills_unattributed;
+      return {};
+    }
+    if (!p->oom_killed) { // one kill per process, as the kernel side already ensures
+      p->oom_killed = true;
+      ++trees_.at(p->tree).oom_kills;
+      remember_victim(*p, ev);
+    }
     return attributed(*p);
   }
 
@@ -303,6 +343,14 @@ private:
       return {};
     }
     observe(*p, ev.counters, ev.hdr.ts_ns);
+    observe_activity(*p, ev.activity);
+    if (ev.oom_killed && !p->oom_killed) { // its oom_kill record was lost
+      p->oom_killed = true;
+      ++trees_.at(p->tree).oom_kills;
+      OomKillEvent from_exit;
+      from_exit.hdr = ev.hdr;
+      remember_victim(*p, from_exit);
+    }
     Attribution attribution = attributed(*p);
     attribution.rss_avg_bytes = p->rss_avg_bytes();
     retire(*p, ev.hdr.ts_ns, &ev);
@@ -319,6 +367,38 @@ private:
   }
 
   Attribution attributed(const Process &p) const { return {p.tree, true, 0}; }
+
+  // The live process a header names, without admitting it.
+  Process *known(const EventHeader &hdr) {
+    auto it = live_.find(hdr.proc);
+    if (it == live_.end()) {
+      if (has_exited(hdr.proc))
+        ++stats_.stale_events;
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  void observe_activity(Process &p, const ProcActivity &a) {
+    p.activity.minflt = std::max(p.activity.minflt, a.minflt);
+    p.activity.majflt = std::max(p.activity.majflt, a.majflt);
+    p.activity.nvcsw = std::max(p.activity.nvcsw, a.nvcsw);
+    p.activity.nivcsw = std::max(p.activity.nivcsw, a.nivcsw);
+  }
+
+  void remember_victim(const Process &p, const OomKillEvent &ev) {
+    if (oom_victims_.size() >= max_oom_victims_kept) {
+      oom_victims_.pop_front();
+      ++stats_.oom_victims_dropped;
+    }
+    OomVictim v;
+    v.key = p.key;
+    v.tree = p.tree;
+    v.comm = p.comm;
+    v.ts_ns = ev.hdr.ts_ns;
+    v.rss_bytes = ev.rss_bytes();
+    oom_victims_.push_back(std::move(v));
+  }
 
   // The process a record's header is about, admitted if new; nullptr when
   // it is untracked or already exited.
@@ -566,6 +646,10 @@ private:
     dst.cpu_ns += src.cpu_ns;
     dst.cpu_baseline_ns += src.cpu_baseline_ns;
     dst.procs_total += src.procs_total;
+    dst.oom_kills += src.oom_kills;
+    for (OomVictim &v : oom_victims_)
+      if (v.tree == from)
+        v.tree = into;
     dst.first_ts_ns = std::min(dst.first_ts_ns, src.first_ts_ns);
     dst.last_ts_ns = std::max(dst.last_ts_ns, src.last_ts_ns);
     for (const ProcKey &member : src.members) {
@@ -593,6 +677,8 @@ private:
     r.rss_peak_bytes = p.rss_peak_bytes;
     r.rss_avg_bytes = p.rss_avg_bytes();
     r.wall_ns = saturating_sub(now_ns, p.key.start_ns);
+    r.activity = p.activity;
+    r.oom_killed = p.oom_killed;
     return r;
   }
 
@@ -622,6 +708,7 @@ private:
     r.rss_peak_bytes = t.rss_peak_bytes;
     r.rss_avg_bytes = tree_rss_avg(t, live ? std::max(now_ns, t.rss_integrated_to_ns) : t.last_ts_ns);
     r.proc_rss_peak_bytes = t.proc_rss_peak_bytes;
+    r.oom_kills = t.oom_kills;
     r.first_ts_ns = t.first_ts_ns;
     r.last_ts_ns = t.last_ts_ns;
     r.by_comm = by_comm(t);
@@ -688,6 +775,7 @@ private:
   ProcSet recent_exits_;
   std::deque<ProcKey> recent_exit_order_;
   std::deque<ExitedReport> exited_reports_; // oldest dropped first
+  std::deque<OomVictim> oom_victims_;        // oldest dropped first
 };
 
 Aggregator::Aggregator(AggregatorConfig config) : impl_(std::make_unique<Impl>(config)) {}
@@ -714,9 +802,13 @@ size_t Aggregator::reconcile(const std::vector<LiveProcess> &live, uint64_t now_
   return impl_->reconcile(live, now_ns);
 }
 std::vector<ProcKey> Aggregator::live_members(const ProcKey &root) const { return impl_->live_members(root); }
+std::vector<Aggregator::LiveMember> Aggregator::live_members_with_rss(const ProcKey &root) const {
+  return impl_->live_members_with_rss(root);
+}
 void Aggregator::set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
   impl_->set_tree_pss(root, pss_bytes);
 }
+std::vector<OomVictim> Aggregator::oom_victims() const { return impl_->oom_victims(); }
 size_t Aggregator::live_procs() const { return impl_->live_procs(); }
 size_t Aggregator::trees() const { return impl_->trees(); }
 const AggregatorStats &Aggregator::stats() const { return impl_->stats(); }

@@ -74,6 +74,17 @@ struct ProcessReport {
   uint64_t wall_ns = 0;         // exit ts (or now) - start_ns
   std::optional<int> exit_code; // set when exited normally
   std::optional<int> signal;    // set when killed
+  ProcActivity activity;        // faults and context switches, as of the last record
+  bool oom_killed = false;
+};
+
+// A process the OOM killer killed, as reports name it.
+struct OomVictim {
+  ProcKey key;
+  ProcKey tree;
+  std::string comm;
+  uint64_t ts_ns = 0;
+  uint64_t rss_bytes = 0; // at the kill
 };
 
 struct TreeReport {
@@ -88,6 +99,7 @@ struct TreeReport {
   uint64_t rss_peak_bytes = 0;  // highest value the live RSS sum reached
   uint64_t rss_avg_bytes = 0;   // time-weighted average of the live RSS sum
   uint64_t proc_rss_peak_bytes = 0; // largest single-process peak RSS
+  uint64_t oom_kills = 0;           // members killed by the OOM killer
   uint64_t first_ts_ns = 0;     // root start (or first sight)
   uint64_t last_ts_ns = 0;      // last event, or the last member's exit
   std::vector<CommUsage> by_comm; // sorted by cpu_ns descending
@@ -113,6 +125,8 @@ struct AggregatorStats {
   uint64_t stale_events = 0;      // records for a (pid,start) already exited
   uint64_t procs_recovered = 0;   // admitted by reconcile() after lost records
   uint64_t exits_lost = 0;        // live processes whose PID was reused before their exit record came
+  uint64_t oom_kills_unattributed = 0; // oom_kill records of processes not tracked here
+  uint64_t oom_victims_dropped = 0;    // victims beyond the kept list (still counted in oom_kills)
 };
 
 class Aggregator {
@@ -156,8 +170,16 @@ public:
 
   // Live members of a tree, for the PSS reader.
   std::vector<ProcKey> live_members(const ProcKey &root) const;
+  struct LiveMember {
+    ProcKey key;
+    uint64_t rss_bytes = 0; // as of its last record
+  };
+  std::vector<LiveMember> live_members_with_rss(const ProcKey &root) const;
   // nullopt: the tree could not be measured whole this time.
   void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes);
+
+  // The processes the OOM killer killed (the latest ones, bounded), oldest first.
+  std::vector<OomVictim> oom_victims() const;
 
   size_t live_procs() const;
   size_t trees() const;

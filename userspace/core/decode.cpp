@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/event_kind.h"
 #include "treetrace/events.h"
 
 namespace treetrace {
@@ -101,10 +102,7 @@ Event convert(const tt_exit_event &raw) {
   ExitEvent ev;
   ev.hdr = convert(raw.hdr);
   ev.counters = convert(raw.counters);
-  ev.minflt = raw.minflt;
-  ev.majflt = raw.majflt;
-  ev.nvcsw = raw.nvcsw;
-  ev.nivcsw = raw.nivcsw;
+  ev.activity = {raw.minflt, raw.majflt, raw.nvcsw, raw.nivcsw};
   ev.wait_status = raw.wait_status;
   // The <sys/wait.h> encoding, spelled out so it does not depend on libc macros.
   const uint32_t term_signal = raw.wait_status & 0x7f;
@@ -115,6 +113,7 @@ Event convert(const tt_exit_event &raw) {
     ev.core_dumped = (raw.wait_status & 0x80) != 0;
   }
   ev.mem_source = convert_mem_source(raw.mem_source);
+  ev.oom_killed = (raw.flags & TT_EXIT_OOM_KILLED) != 0;
   return ev;
 }
 
@@ -122,6 +121,43 @@ Event convert(const tt_sample_event &raw) {
   SampleEvent ev;
   ev.hdr = convert(raw.hdr);
   ev.counters = convert(raw.counters);
+  ev.activity = {raw.minflt, raw.majflt, raw.nvcsw, raw.nivcsw};
+  ev.origin = raw.origin == TT_SAMPLE_REFRESH ? SampleOrigin::Refresh : SampleOrigin::Switch;
+  return ev;
+}
+
+OomConstraint convert_constraint(uint32_t raw) {
+  switch (raw) {
+  case TT_OOM_CONSTRAINT_CPUSET:
+    return OomConstraint::Cpuset;
+  case TT_OOM_CONSTRAINT_MEMORY_POLICY:
+    return OomConstraint::MemoryPolicy;
+  case TT_OOM_CONSTRAINT_MEMCG:
+    return OomConstraint::Memcg;
+  default:
+    return OomConstraint::Global;
+  }
+}
+
+// page_counter's "no limit" is PAGE_COUNTER_MAX pages, near 2^63 bytes.
+constexpr uint64_t kUnlimitedBytes = 1ull << 60;
+
+Event convert(const tt_oom_kill_event &raw) {
+  OomKillEvent ev;
+  ev.hdr = convert(raw.hdr);
+  ev.rss_anon_bytes = raw.rss_anon_bytes;
+  ev.rss_file_bytes = raw.rss_file_bytes;
+  ev.rss_shmem_bytes = raw.rss_shmem_bytes;
+  ev.rss_peak_bytes = raw.rss_peak_bytes;
+  ev.context_known = (raw.flags & TT_OOM_CONTEXT_KNOWN) != 0;
+  ev.victim_pid_only = (raw.flags & TT_OOM_VICTIM_PID_ONLY) != 0;
+  ev.constraint = convert_constraint(raw.constraint);
+  ev.memcg_id = raw.memcg_id;
+  ev.memcg_hierarchy_id = raw.memcg_hierarchy_id;
+  if (raw.memcg_id != 0 && raw.memcg_limit_bytes < kUnlimitedBytes)
+    ev.memcg_limit_bytes = raw.memcg_limit_bytes;
+  ev.memcg_usage_bytes = raw.memcg_usage_bytes;
+  ev.trigger_pid = raw.trigger_pid;
   return ev;
 }
 
@@ -150,20 +186,25 @@ DecodeResult decode_event(const void *data, size_t size) {
     return {std::nullopt, DecodeError::TooShort};
   uint32_t kind;
   std::memcpy(&kind, data, sizeof kind); // the kind is the first field of every record
-  switch (kind) {
-  case TT_EVENT_FORK:
-    return decode_as<tt_fork_event>(data, size);
-  case TT_EVENT_EXEC:
-    return decode_as<tt_exec_event>(data, size);
-  case TT_EVENT_EXIT:
-    return decode_as<tt_exit_event>(data, size);
-  case TT_EVENT_SAMPLE:
-    return decode_as<tt_sample_event>(data, size);
-  case TT_EVENT_EXISTING:
-    return decode_as<tt_existing_event>(data, size);
-  default:
-    return {std::nullopt, DecodeError::UnknownKind};
+  for (EventKind k : kEventKinds) {
+    if (wire_kind(k) != kind)
+      continue;
+    switch (k) {
+    case EventKind::Fork:
+      return decode_as<tt_fork_event>(data, size);
+    case EventKind::Exec:
+      return decode_as<tt_exec_event>(data, size);
+    case EventKind::Exit:
+      return decode_as<tt_exit_event>(data, size);
+    case EventKind::Sample:
+      return decode_as<tt_sample_event>(data, size);
+    case EventKind::Existing:
+      return decode_as<tt_existing_event>(data, size);
+    case EventKind::OomKill:
+      return decode_as<tt_oom_kill_event>(data, size);
+    }
   }
+  return {std::nullopt, DecodeError::UnknownKind};
 }
 
 const char *to_string(DecodeError e) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -66,22 +67,35 @@ struct ProcCounters {
   uint64_t rss_integral_span_ns = 0;
 };
 
+// Page faults and context switches of every thread, exited or live.
+struct ProcActivity {
+  uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+};
+
 enum class ExitMemSource : uint8_t { AtExit = 0, LastSample = 1, None = 2 };
 
 struct ExitEvent {
   EventHeader hdr;
   ProcCounters counters;
-  uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+  ProcActivity activity;
   uint32_t wait_status = 0;
   int exit_code = 0;   // WEXITSTATUS, 0 when killed
   int signal = 0;      // WTERMSIG, 0 when exited normally
   bool core_dumped = false;
   ExitMemSource mem_source = ExitMemSource::AtExit;
+  bool oom_killed = false;
+};
+
+enum class SampleOrigin : uint8_t {
+  Switch,  // rate-limited, taken at a switch-out of the process
+  Refresh, // the refresh pass that runs before live state is shown
 };
 
 struct SampleEvent {
   EventHeader hdr;
   ProcCounters counters;
+  ProcActivity activity; // exact in refresh rows; as of the last refresh otherwise
+  SampleOrigin origin = SampleOrigin::Switch;
 };
 
 struct ExistingEvent {
@@ -90,6 +104,24 @@ struct ExistingEvent {
   bool kernel_thread = false;
 };
 
-using Event = std::variant<ForkEvent, ExecEvent, ExitEvent, SampleEvent, ExistingEvent>;
+// Why the OOM killer ran (the kernel's enum oom_constraint).
+enum class OomConstraint : uint8_t { Global, Cpuset, MemoryPolicy, Memcg };
+
+struct OomKillEvent {
+  EventHeader hdr; // the victim; hdr.proc.start_ns == 0 when only its thread id is known
+  uint64_t rss_anon_bytes = 0, rss_file_bytes = 0, rss_shmem_bytes = 0, rss_peak_bytes = 0;
+  bool context_known = false; // constraint and memcg below come from the kernel
+  OomConstraint constraint = OomConstraint::Global;
+  uint64_t memcg_id = 0;               // 0 when no memory cgroup limit was involved
+  uint32_t memcg_hierarchy_id = 0;     // 0: cgroup v2; else a v1 hierarchy
+  std::optional<uint64_t> memcg_limit_bytes; // nullopt: unlimited
+  uint64_t memcg_usage_bytes = 0;
+  uint32_t trigger_pid = 0; // whose allocation invoked the killer
+  bool victim_pid_only = false;
+  uint64_t rss_bytes() const { return rss_anon_bytes + rss_file_bytes + rss_shmem_bytes; }
+};
+
+// The alternatives are in EventKind order (core/event_kind.h checks it).
+using Event = std::variant<ForkEvent, ExecEvent, ExitEvent, SampleEvent, ExistingEvent, OomKillEvent>;
 
 } // namespace treetrace

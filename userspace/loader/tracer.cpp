@@ -88,6 +88,10 @@ struct Tracer::Impl {
   std::unique_ptr<treetrace_bpf, SkeletonDeleter> skel;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link;
+  std::unique_ptr<bpf_link, LinkDeleter> refresh_link;
+  OomSupport oom = OomSupport::Full;
+  uint64_t refresh_generation = 0;
+  std::string refresh_rows; // bytes of a refresh's pass 2, reused between refreshes
   int possible_cpus = 1;
 
   static int on_ring_record(void *ctx, void *data, size_t size) {
@@ -113,6 +117,35 @@ struct Tracer::Impl {
     ro->fold_interval_ns = std::min<uint64_t>(ro->fold_interval_ns, config.sample_interval_ns);
     ro->page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     ro->wakeup_min_bytes = config.wakeup_min_bytes;
+  }
+
+  // Opens the object and sets it up for this run; `oom` says which of the
+  // OOM programs to load.
+  std::optional<std::string> open_object(OomSupport level) {
+    // The CO-RE flavors a kernel lacks make libbpf look for them in module
+    // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
+    // fails the load without it). Naming the kernel's BTF as the target
+    // avoids that, at the price of libbpf parsing it twice (for the target
+    // and for the tp_btf attach points), 70-100 ms on a small VM. So it is
+    // named only when treetrace runs with CAP_BPF and CAP_PERFMON alone; no
+    // program here touches a module type either way.
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!has_effective_cap(CAP_SYS_ADMIN))
+      open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
+    skel.reset(treetrace_bpf__open_opts(&open_opts));
+    if (!skel)
+      return "cannot open the BPF object: " + errno_reason(errno);
+    configure_rodata();
+    if (int err = bpf_map__set_max_entries(skel->maps.events, config.ringbuf_bytes))
+      return "invalid ring buffer size: " + errno_reason(err);
+    if (int err = bpf_map__set_max_entries(skel->maps.procs, config.max_procs))
+      return "invalid process table size: " + errno_reason(err);
+    // The iterators run only when asked to.
+    bpf_program__set_autoattach(skel->progs.scan_tasks, false);
+    bpf_program__set_autoattach(skel->progs.refresh_tasks, false);
+    oom = level;
+    bpf_program__set_autoload(skel->progs.handle_mark_victim, level == OomSupport::Full);
+    return std::nullopt;
   }
 
   // Runs one pass of the startup scan, draining the ring buffer between
@@ -156,31 +189,24 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   auto ms_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
-  // The CO-RE flavors a kernel lacks make libbpf look for them in module
-  // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
-  // fails the load without it). Naming the kernel's BTF as the target
-  // avoids that, at the price of libbpf parsing it twice (for the target
-  // and for the tp_btf attach points), 70-100 ms on a small VM. So it is
-  // named only when treetrace runs with CAP_BPF and CAP_PERFMON alone; no
-  // program here touches a module type either way.
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-  if (!has_effective_cap(CAP_SYS_ADMIN))
-    open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
-  impl->skel.reset(treetrace_bpf__open_opts(&open_opts));
-  if (!impl->skel)
-    return "cannot open the BPF object: " + errno_reason(errno);
-  impl->configure_rodata();
-
-  if (int err = bpf_map__set_max_entries(impl->skel->maps.events, config.ringbuf_bytes))
-    return "invalid ring buffer size: " + errno_reason(err);
-  if (int err = bpf_map__set_max_entries(impl->skel->maps.procs, config.max_procs))
-    return "invalid process table size: " + errno_reason(err);
-  // The scan runs only when start() asks for it.
-  bpf_program__set_autoattach(impl->skel->progs.scan_tasks, false);
-
+  if (auto err = impl->open_object(OomSupport::Full))
+    return *err;
   spdlog::debug("BPF object opened in {:.1f} ms", ms_since(began));
   const auto load_began = std::chrono::steady_clock::now();
-  if (int err = treetrace_bpf__load(impl->skel.get())) {
+  int err = treetrace_bpf__load(impl->skel.get());
+  // OOM kills are worth reporting but not worth refusing to trace for: a
+  // kernel without the oom:mark_victim tracepoint (CONFIG_TRACEPOINTS
+  // without the oom events) loads the rest. The object is opened again,
+  // since libbpf cannot load one twice; only such a kernel pays for it.
+  if (err) {
+    spdlog::debug("load with the OOM program failed: {}; trying without it", errno_reason(err));
+    if (auto open_err = impl->open_object(OomSupport::None))
+      return *open_err;
+    err = treetrace_bpf__load(impl->skel.get());
+    if (!err)
+      spdlog::warn("this kernel cannot trace oom:mark_victim: OOM kills will not be reported");
+  }
+  if (err) {
     const bool rejected = err == -EACCES || err == -EINVAL;
     if (rejected)
       if (auto why = explain_rejection(tracer->features_))
@@ -223,8 +249,60 @@ std::optional<std::string> Tracer::start() {
   if (auto err = m.run_scan_pass(2))
     return err;
   m.scan_link.reset();
+  m.refresh_link.reset(bpf_program__attach_iter(m.skel->progs.refresh_tasks, nullptr));
+  if (!m.refresh_link)
+    return "cannot create the live-state refresh: " + errno_reason(errno);
   return std::nullopt;
 }
+
+std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
+  Impl &m = *impl_;
+  const auto began = std::chrono::steady_clock::now();
+  char chunk[16384]; // see refresh_tasks: must stay below the iterator's 8-page buffer
+  auto run_pass = [&](uint32_t pass, std::string *rows) -> std::optional<std::string> {
+    m.skel->bss->refresh_pass = pass;
+    UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
+    if (iter.get() < 0)
+      return "cannot start a live-state refresh: " + errno_reason(errno);
+    for (;;) {
+      ssize_t n = read(iter.get(), chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return "live-state refresh failed: " + errno_reason(errno);
+      if (n == 0)
+        return std::nullopt;
+      if (rows)
+        rows->append(chunk, static_cast<size_t>(n));
+    }
+  };
+  m.skel->bss->refresh_generation = ++m.refresh_generation;
+  if (auto err = run_pass(1, nullptr))
+    return err;
+  m.refresh_rows.clear();
+  if (auto err = run_pass(2, &m.refresh_rows))
+    return err;
+  const auto iterated = std::chrono::steady_clock::now();
+  // Fork and exit records of the processes just read are in the ring
+  // buffer already: reading them first lets the rows update processes
+  // the aggregator knows, and be recognised as stale for those gone.
+  ring_buffer__consume(m.ring.get());
+  constexpr size_t row_size = sizeof(tt_sample_event);
+  size_t rows = 0;
+  for (size_t off = 0; off + row_size <= m.refresh_rows.size(); off += row_size, rows++)
+    on_row(m.refresh_rows.data() + off, row_size);
+  if (stats) {
+    stats->processes = rows;
+    stats->iterate_us = std::chrono::duration<double, std::micro>(iterated - began).count();
+    stats->total_us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+  }
+  if (m.refresh_rows.size() % row_size != 0)
+    return "live-state refresh returned a partial row";
+  return std::nullopt;
+}
+
+bool Tracer::reports_oom_kills() const { return impl_->oom != OomSupport::None; }
 
 int Tracer::ring_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
 
@@ -249,6 +327,9 @@ KernelCounters Tracer::counters() const {
   out.task_storage_fail = read(TT_CNT_TASK_STORAGE_FAIL);
   out.proc_state_missing = read(TT_CNT_PROC_STATE_MISSING);
   out.argv_read_fail = read(TT_CNT_ARGV_READ_FAIL);
+  out.credit_contended = read(TT_CNT_CREDIT_CONTENDED);
+  out.oom_not_killed = read(TT_CNT_OOM_NOT_KILLED);
+  out.oom_untraced = read(TT_CNT_OOM_UNTRACED);
   return out;
 }
 

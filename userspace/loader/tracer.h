@@ -43,9 +43,24 @@ struct KernelCounters {
   uint64_t task_storage_fail = 0;
   uint64_t proc_state_missing = 0;
   uint64_t argv_read_fail = 0;
+  uint64_t credit_contended = 0; // thread counters not credited after 4 racing attempts
+  uint64_t oom_not_killed = 0;   // OOM victims found already exiting: no kill
+  uint64_t oom_untraced = 0;     // OOM kills of processes outside the filters
 
   uint64_t total_attempts() const;
   uint64_t total_dropped() const;
+};
+
+// Which OOM programs this kernel could load.
+enum class OomSupport {
+  Full, // oom:mark_victim is traced
+  None, // the kernel lacks it: no OOM records
+};
+
+struct RefreshStats {
+  size_t processes = 0;  // rows: traced processes with a memory image
+  double iterate_us = 0; // both iterator passes
+  double total_us = 0;   // with the rows handed over
 };
 
 class Tracer {
@@ -66,6 +81,15 @@ public:
   int ring_fd() const;
   // Hands every waiting record to the callback; returns how many.
   int consume();
+
+  // Makes live state current: credits every traced thread's CPU, faults and
+  // context switches to its process, then reads every traced process's
+  // counters and memory, synchronously, and hands each row (a
+  // tt_sample_event of origin TT_SAMPLE_REFRESH) to `on_row`, after first
+  // handing waiting ring buffer records to the record callback. Only after
+  // start().
+  std::optional<std::string> refresh(const RecordHandler &on_row, RefreshStats *stats = nullptr);
+  bool reports_oom_kills() const;
 
   KernelCounters counters() const;
   const KernelFeatures &features() const { return features_; }

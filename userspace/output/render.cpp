@@ -6,28 +6,36 @@
 #include <ctime>
 #include <type_traits>
 
+#include "core/event_kind.h"
 #include "util/duration.h"
 #include "util/json_writer.h"
 
 namespace treetrace {
 namespace {
 
-const char *event_name(const Event &e) {
-  return std::visit(
-      [](const auto &ev) -> const char * {
-        using T = std::decay_t<decltype(ev)>;
-        if constexpr (std::is_same_v<T, ForkEvent>)
-          return "fork";
-        else if constexpr (std::is_same_v<T, ExecEvent>)
-          return "exec";
-        else if constexpr (std::is_same_v<T, ExitEvent>)
-          return "exit";
-        else if constexpr (std::is_same_v<T, SampleEvent>)
-          return "sample";
-        else
-          return "existing";
-      },
-      e);
+// Makes a visitor's missing case a compile error instead of a silent fallthrough.
+template <typename> inline constexpr bool kUnhandledEvent = false;
+
+const char *event_name(const Event &e) { return event_kind_name(kind_of(e)); }
+
+const char *to_string(OomConstraint c) {
+  switch (c) {
+  case OomConstraint::Global:
+    return "global";
+  case OomConstraint::Cpuset:
+    return "cpuset";
+  case OomConstraint::MemoryPolicy:
+    return "mempolicy";
+  case OomConstraint::Memcg:
+    return "memcg";
+  }
+  return "global";
+}
+
+std::optional<std::string> memcg_of(const OomKillEvent &ev, const RenderContext &ctx) {
+  if (ev.memcg_id == 0 || !ctx.memcg_path)
+    return std::nullopt;
+  return ctx.memcg_path(ev.memcg_hierarchy_id, ev.memcg_id);
 }
 
 const EventHeader &header_of(const Event &e) {
@@ -89,6 +97,13 @@ void json_header(JsonWriter &w, const char *name, const EventHeader &h, const Re
   w.field("start_ns", h.proc.start_ns);
 }
 
+void json_activity(JsonWriter &w, const ProcActivity &a) {
+  w.field("minflt", a.minflt);
+  w.field("majflt", a.majflt);
+  w.field("nvcsw", a.nvcsw);
+  w.field("nivcsw", a.nivcsw);
+}
+
 void json_counters(JsonWriter &w, const ProcCounters &c) {
   w.field("cpu_ns", c.cpu_ns);
   w.field("rss_bytes", c.rss_bytes);
@@ -133,16 +148,33 @@ std::string json_event(const Event &event, const Attribution &attr, const Render
           w.field("cpu_sys_ns", ev.counters.cpu_sys_ns);
           w.field("rss_avg_bytes", attr.rss_avg_bytes);
           w.field("mem_source", to_string(ev.mem_source));
-          w.field("minflt", ev.minflt);
-          w.field("majflt", ev.majflt);
-          w.field("nvcsw", ev.nvcsw);
-          w.field("nivcsw", ev.nivcsw);
+          json_activity(w, ev.activity);
+          w.field("oom_killed", ev.oom_killed);
           w.field("wall_ns", ev.hdr.ts_ns > ev.hdr.proc.start_ns ? ev.hdr.ts_ns - ev.hdr.proc.start_ns : 0);
         } else if constexpr (std::is_same_v<T, SampleEvent>) {
           json_counters(w, ev.counters);
           w.field("rss_peak_sampled_bytes", ev.counters.rss_peak_sampled_bytes);
-        } else {
+          json_activity(w, ev.activity);
+        } else if constexpr (std::is_same_v<T, ExistingEvent>) {
           w.field("nr_threads", ev.nr_threads);
+        } else if constexpr (std::is_same_v<T, OomKillEvent>) {
+          w.field("rss_bytes", ev.rss_bytes());
+          w.field("rss_anon_bytes", ev.rss_anon_bytes);
+          w.field("rss_file_bytes", ev.rss_file_bytes);
+          w.field("rss_shmem_bytes", ev.rss_shmem_bytes);
+          w.field("rss_peak_bytes", ev.rss_peak_bytes);
+          w.field("constraint", ev.context_known ? std::optional<std::string>(to_string(ev.constraint)) : std::nullopt);
+          w.field("memcg", memcg_of(ev, ctx));
+          w.field("memcg_id", ev.memcg_id);
+          w.field("memcg_hierarchy", ev.memcg_id == 0 ? std::optional<std::string>()
+                                                      : std::optional<std::string>(ev.memcg_hierarchy_id ? "v1" : "v2"));
+          w.field("memcg_limit_bytes", ev.memcg_limit_bytes);
+          w.field("memcg_usage_bytes", ev.memcg_id ? std::optional<uint64_t>(ev.memcg_usage_bytes) : std::nullopt);
+          w.field("trigger_pid", ev.trigger_pid);
+          if (ev.victim_pid_only)
+            w.field("victim_pid_only", true);
+        } else {
+          static_assert(kUnhandledEvent<T>);
         }
       },
       event);
@@ -164,6 +196,22 @@ std::string join_argv(const ExecEvent &ev) {
   if (ev.argv_truncated)
     out += " ...";
   return out;
+}
+
+// "killed by the OOM killer: memcg /app limit 32.0M (usage 32.0M); rss 31.6M (anon 31.2M, file 412K, shmem 0B)"
+std::string text_oom_detail(const OomKillEvent &ev, const RenderContext &ctx) {
+  std::string why = "cause unknown";
+  if (ev.context_known && ev.constraint == OomConstraint::Memcg) {
+    why = fmt::format("memcg {}", memcg_of(ev, ctx).value_or(fmt::format("id {}", ev.memcg_id)));
+    if (ev.memcg_limit_bytes)
+      why += fmt::format(" limit {}", format_bytes(*ev.memcg_limit_bytes));
+    why += fmt::format(" (usage {})", format_bytes(ev.memcg_usage_bytes));
+  } else if (ev.context_known) {
+    why = ev.constraint == OomConstraint::Global ? "the node is out of memory" : to_string(ev.constraint);
+  }
+  return fmt::format("killed by the OOM killer: {}; rss {} (anon {}, file {}, shmem {}), triggered by {}", why,
+                     format_bytes(ev.rss_bytes()), format_bytes(ev.rss_anon_bytes), format_bytes(ev.rss_file_bytes),
+                     format_bytes(ev.rss_shmem_bytes), ev.trigger_pid);
 }
 
 constexpr const char *kEventLine = "{:<12} {:<8} {:>7} {:>7} {:<16} {} {}\n";
@@ -188,8 +236,12 @@ std::string text_event(const Event &event, const Attribution &attr, const Render
         } else if constexpr (std::is_same_v<T, SampleEvent>) {
           return fmt::format("cpu={} rss={} peak={}", format_duration_ns(ev.counters.cpu_ns),
                              format_bytes(ev.counters.rss_bytes), format_bytes(ev.counters.rss_peak_bytes));
-        } else {
+        } else if constexpr (std::is_same_v<T, ExistingEvent>) {
           return fmt::format("threads={}", ev.nr_threads);
+        } else if constexpr (std::is_same_v<T, OomKillEvent>) {
+          return text_oom_detail(ev, ctx);
+        } else {
+          static_assert(kUnhandledEvent<T>);
         }
       },
       event);
@@ -246,6 +298,8 @@ void json_process(JsonWriter &w, const ProcessReport &p) {
   w.field("wall_ns", p.wall_ns);
   w.field("exit_code", p.exit_code);
   w.field("signal", p.signal);
+  w.field("oom_killed", p.oom_killed);
+  json_activity(w, p.activity);
   w.end_object();
 }
 
@@ -269,6 +323,7 @@ std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
     w.field("rss_peak_bytes", t.rss_peak_bytes);
     w.field("rss_avg_bytes", t.rss_avg_bytes);
     w.field("proc_rss_peak_bytes", t.proc_rss_peak_bytes);
+    w.field("oom_kills", t.oom_kills);
     w.field("wall_ns", t.last_ts_ns > t.first_ts_ns ? t.last_ts_ns - t.first_ts_ns : 0);
     json_by_comm(w, t.by_comm);
     if (t.top_grower) {
@@ -302,6 +357,8 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
                        format_duration_ns(t.cpu_ns), format_bytes(t.rss_bytes),
                        t.pss_bytes ? format_bytes(*t.pss_bytes) : std::string("-"), format_bytes(t.rss_peak_bytes),
                        format_bytes(t.rss_avg_bytes), by_comm_text(t.by_comm, 4));
+    if (t.oom_kills)
+      out += fmt::format("{:>8} OOM kills: {}\n", "", t.oom_kills);
     if (t.top_grower && t.top_grower->rss_bytes > t.top_grower->rss_first_bytes)
       out += fmt::format("{:>8} growing: {} {} +{}\n", "", t.top_grower->key.pid, printable(t.top_grower->comm),
                          format_bytes(t.top_grower->rss_bytes - t.top_grower->rss_first_bytes));
@@ -376,7 +433,22 @@ std::string render_summary(const RunSummary &s, uint64_t now_ns, const RenderCon
     w.field("delivered", s.loss.delivered);
     w.field("dropped_kernel", s.loss.dropped_kernel);
     w.field("dropped_output", s.loss.dropped_output);
+    w.field("proc_table_full", s.loss.proc_table_full);
+    w.field("procs_untracked", s.loss.procs_untracked);
     json_by_comm(w, s.by_comm);
+    w.field("oom_kills", s.oom_kills);
+    w.begin_array("oom_victims");
+    for (const auto &v : s.oom_victims) {
+      w.begin_object();
+      w.field("pid", v.key.pid);
+      w.field("start_ns", v.key.start_ns);
+      w.field("comm", v.comm);
+      w.field("ts_ns", v.ts_ns);
+      w.field("rss_bytes", v.rss_bytes);
+      w.field("tree_root_pid", v.tree.pid);
+      w.end_object();
+    }
+    w.end_array();
     w.end_object();
     return line;
   }
@@ -391,6 +463,16 @@ std::string render_summary(const RunSummary &s, uint64_t now_ns, const RenderCon
                      s.loss.lost());
   if (!s.by_comm.empty())
     out += "by command: " + by_comm_text(s.by_comm, 12) + "\n";
+  if (s.oom_kills) {
+    std::string victims;
+    constexpr size_t shown = 8;
+    for (size_t i = 0; i < s.oom_victims.size() && i < shown; i++)
+      victims += fmt::format("{}{} {} ({} at the kill)", i ? ", " : "", s.oom_victims[i].key.pid,
+                             printable(s.oom_victims[i].comm), format_bytes(s.oom_victims[i].rss_bytes));
+    if (s.oom_kills > std::min(s.oom_victims.size(), shown))
+      victims += fmt::format(", +{} more", s.oom_kills - std::min(s.oom_victims.size(), shown));
+    out += fmt::format("OOM kills {}: {}\n", s.oom_kills, victims);
+  }
   return out;
 }
 

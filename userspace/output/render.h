@@ -19,6 +19,8 @@ struct RenderContext {
   OutputFormat format = OutputFormat::Text;
   // cgroup id -> v2 path ("/system.slice/x.service"); nullopt if unknown.
   std::function<std::optional<std::string>(uint64_t)> cgroup_path;
+  // (hierarchy id, cgroup id) of a memory cgroup -> its path; hierarchy 0 is cgroup v2.
+  std::function<std::optional<std::string>(uint32_t, uint64_t)> memcg_path;
   // CLOCK_REALTIME - CLOCK_BOOTTIME, for wall-clock times in text output.
   int64_t realtime_offset_ns = 0;
 };
@@ -53,6 +55,8 @@ struct RunSummary {
   uint64_t wall_ns = 0;
   LossReport loss;
   std::vector<CommUsage> by_comm;
+  uint64_t oom_kills = 0;
+  std::vector<OomVictim> oom_victims; // the latest ones, bounded
 };
 
 std::string render_summary(const RunSummary &summary, uint64_t now_ns, const RenderContext &ctx);

@@ -97,6 +97,61 @@ std::optional<std::string> find_cgroup2_mount(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<std::string> find_cgroup1_mount(std::string_view text, std::string_view controller) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    // ... mount_point ... - cgroup SOURCE rw,memory  (super options list the controllers)
+    const size_t sep = line.find(" - ");
+    if (sep == std::string_view::npos)
+      continue;
+    std::string_view head = line.substr(0, sep), tail = line.substr(sep + 3);
+    std::vector<std::string_view> fields;
+    for (size_t pos = 0; pos <= head.size() && fields.size() < 5;) {
+      size_t sp = head.find(' ', pos);
+      fields.push_back(head.substr(pos, sp == std::string_view::npos ? std::string_view::npos : sp - pos));
+      if (sp == std::string_view::npos)
+        break;
+      pos = sp + 1;
+    }
+    if (fields.size() < 5 || tail.substr(0, 7) != "cgroup ")
+      continue;
+    const size_t opts_at = tail.rfind(' ');
+    std::string_view opts = tail.substr(opts_at + 1);
+    for (size_t pos = 0; pos <= opts.size();) {
+      size_t comma = opts.find(',', pos);
+      if (opts.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos) == controller)
+        return unescape_mountinfo(fields[4]);
+      if (comma == std::string_view::npos)
+        break;
+      pos = comma + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> cgroup1_hierarchy_of(std::string_view proc_cgroups, std::string_view controller) {
+  // "#subsys_name hierarchy num_cgroups enabled"; hierarchy 0 is cgroup v2.
+  while (!proc_cgroups.empty()) {
+    size_t nl = proc_cgroups.find('\n');
+    std::string_view line = proc_cgroups.substr(0, nl);
+    proc_cgroups = nl == std::string_view::npos ? std::string_view() : proc_cgroups.substr(nl + 1);
+    const size_t tab = line.find('\t');
+    if (tab == std::string_view::npos || line.substr(0, tab) != controller)
+      continue;
+    std::string_view rest = line.substr(tab + 1);
+    uint32_t value = 0;
+    size_t i = 0;
+    for (; i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && value < 100000000; ++i)
+      value = value * 10 + static_cast<uint32_t>(rest[i] - '0');
+    if (i == 0)
+      return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
 std::variant<CgroupTarget, std::string> resolve_cgroup(std::string_view user_path,
                                                        std::string_view mount) {
   if (user_path.empty())

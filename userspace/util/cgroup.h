@@ -22,6 +22,14 @@ namespace treetrace {
 // on hybrid ones. Octal escapes (\040 \011 \012 \134) are undone.
 std::optional<std::string> find_cgroup2_mount(std::string_view mountinfo_text);
 
+// Mount point of the cgroup v1 hierarchy that holds `controller` (e.g.
+// "memory"), from /proc/self/mountinfo text: /sys/fs/cgroup/memory on
+// hybrid layouts; nullopt where that controller is on cgroup v2 or absent.
+std::optional<std::string> find_cgroup1_mount(std::string_view mountinfo_text, std::string_view controller);
+
+// The hierarchy id /proc/cgroups gives `controller`; 0 means cgroup v2.
+std::optional<uint32_t> cgroup1_hierarchy_of(std::string_view proc_cgroups_text, std::string_view controller);
+
 struct CgroupTarget {
   std::string abs_path; // canonical, under the canonical mount point
   std::string rel_path; // "/" for the root, else "/a/b"

@@ -216,18 +216,27 @@ Cmdline parse_cmdline(std::string_view data, size_t max_bytes) {
 
 std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes,
                                           int *error) {
+  if (pid <= 0 || name == nullptr) {
+    if (error)
+      *error = EINVAL;
+    return std::nullopt;
+  }
+  char path[128];
+  int len = std::snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+  if (len < 0 || static_cast<size_t>(len) >= sizeof(path)) {
+    if (error)
+      *error = ENAMETOOLONG;
+    return std::nullopt;
+  }
+  return read_text_file(path, max_bytes, error);
+}
+
+std::optional<std::string> read_text_file(const char *path, size_t max_bytes, int *error) {
   auto fail = [&](int err) -> std::optional<std::string> {
     if (error)
       *error = err;
     return std::nullopt;
   };
-  if (pid <= 0 || name == nullptr)
-    return fail(EINVAL);
-  char path[128];
-  int len = std::snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-  if (len < 0 || static_cast<size_t>(len) >= sizeof(path))
-    return fail(ENAMETOOLONG);
-
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return fail(errno);

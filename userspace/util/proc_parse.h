@@ -81,6 +81,8 @@ Cmdline parse_cmdline(std::string_view data, size_t max_bytes);
 std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes,
                                           int *error = nullptr);
 
+// Any small text file (/proc/cgroups, mountinfo), read to its end or max_bytes.
+std::optional<std::string> read_text_file(const char *path, size_t max_bytes = 1 << 20, int *error = nullptr);
 std::optional<ProcStat> read_proc_stat(int pid);
 std::optional<ProcStatus> read_proc_status(int pid);
 std::optional<SmapsRollup> read_smaps_rollup(int pid);

@@ -1,0 +1,93 @@
+#include "loader/live_state.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "util/proc_parse.h"
+
+namespace treetrace {
+
+LiveState::LiveState(Tracer &tracer, Aggregator &aggregator, Tracer::RecordHandler feed, LiveStateOptions options)
+    : tracer_(tracer), aggregator_(aggregator), feed_(std::move(feed)), options_(options) {}
+
+void LiveState::refresh() {
+  RefreshStats stats;
+  if (auto err = tracer_.refresh(feed_, &stats)) {
+    // Live figures then lag as they did before refreshes existed; say so once.
+    if (!warned_refresh_failed_)
+      spdlog::warn("{}: live figures are as of each process's last sample", *err);
+    warned_refresh_failed_ = true;
+    return;
+  }
+  ++refreshes_;
+  last_refresh_ = stats;
+  spdlog::debug("refresh: {} processes in {:.0f} us (iterator {:.0f} us)", stats.processes, stats.total_us,
+                stats.iterate_us);
+}
+
+std::vector<TreeReport> LiveState::snapshot(uint64_t now_ns) {
+  refresh();
+  std::vector<TreeReport> trees = aggregator_.snapshot(now_ns, options_.with_processes);
+  measure_pss(trees);
+  return trees;
+}
+
+std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree) {
+  refresh();
+  std::vector<TreeReport> trees;
+  if (tree) {
+    if (auto report = aggregator_.tree(*tree, now_ns, options_.with_processes))
+      trees.push_back(std::move(*report));
+  } else {
+    trees = aggregator_.final_report(now_ns, options_.with_processes);
+  }
+  measure_pss(trees);
+  return trees;
+}
+
+void LiveState::measure_pss(std::vector<TreeReport> &trees) {
+  // Bounded: at most pss_budget smaps_rollup reads per refresh. A tree that
+  // cannot be measured whole (over budget, or a member we may not read)
+  // reports no PSS rather than a partial sum.
+  uint32_t budget = options_.pss_budget;
+  for (auto &tree : trees) {
+    if (tree.procs_live == 0)
+      continue;
+    std::vector<Aggregator::LiveMember> members = aggregator_.live_members_with_rss(tree.root);
+    tree.pss_bytes.reset();
+    aggregator_.set_tree_pss(tree.root, std::nullopt);
+    if (members.size() > budget)
+      continue;
+    uint64_t pss = 0;
+    bool complete = true;
+    for (const auto &m : members) {
+      budget--;
+      int error = 0;
+      auto text = read_proc_file(static_cast<int>(m.key.pid), "smaps_rollup", 64 * 1024, &error);
+      if (!text) {
+        if (error == EACCES || error == EPERM) {
+          complete = false;
+          if (!warned_pss_denied_)
+            spdlog::warn("PSS not reported for trees with other users' processes: reading their smaps_rollup "
+                         "needs CAP_SYS_PTRACE");
+          warned_pss_denied_ = true;
+          break;
+        }
+        continue; // the member exited meanwhile: it holds no memory
+      }
+      // A process's PSS never exceeds its RSS; the two reads differ only
+      // by the per-CPU counter slack and what changed in between, so the
+      // share is capped at the RSS the tree's sum uses.
+      if (auto rollup = parse_smaps_rollup(*text))
+        pss += std::min(rollup->pss_bytes, m.rss_bytes);
+    }
+    if (!complete)
+      continue;
+    aggregator_.set_tree_pss(tree.root, pss);
+    tree.pss_bytes = pss;
+  }
+}
+
+} // namespace treetrace

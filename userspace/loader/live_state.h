@@ -1,0 +1,49 @@
+// The one entry point to live state. Whatever shows live figures (the
+// interval snapshot, the final report, an exporter) asks here, and gets
+// figures that are current at that moment: the kernel side is refreshed
+// first (Tracer::refresh), then PSS is read, then the reports are built.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/aggregator.h"
+#include "loader/tracer.h"
+
+namespace treetrace {
+
+struct LiveStateOptions {
+  uint32_t pss_budget = 2048; // smaps_rollup reads per refresh
+  bool with_processes = false; // per-process reports inside each tree
+};
+
+class LiveState {
+public:
+  // `feed` gets each refresh row, as the ring buffer's records do: it
+  // decodes them and hands them to `aggregator`.
+  LiveState(Tracer &tracer, Aggregator &aggregator, Tracer::RecordHandler feed, LiveStateOptions options);
+
+  // Every live tree, current now; starts a new interval (see Aggregator::snapshot).
+  std::vector<TreeReport> snapshot(uint64_t now_ns);
+  // Every tree ever seen, live ones current now; or only `tree` when given.
+  std::vector<TreeReport> final_report(uint64_t now_ns, const std::optional<ProcKey> &tree);
+
+  const RefreshStats &last_refresh() const { return last_refresh_; }
+  uint64_t refreshes() const { return refreshes_; }
+
+private:
+  void refresh();
+  void measure_pss(std::vector<TreeReport> &trees);
+
+  Tracer &tracer_;
+  Aggregator &aggregator_;
+  Tracer::RecordHandler feed_;
+  LiveStateOptions options_;
+  RefreshStats last_refresh_;
+  uint64_t refreshes_ = 0;
+  bool warned_pss_denied_ = false;
+  bool warned_refresh_failed_ = false;
+};
+
+} // namespace treetrace
