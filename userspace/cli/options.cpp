@@ -9,6 +9,7 @@
 
 #include "core/event_kind.h"
 #include "treetrace/events.h"
+#include "util/cgroup_identity.h"
 #include "util/comm_pattern.h"
 #include "util/duration.h"
 
@@ -69,7 +70,8 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   CLI::App app{"treetrace: per-process-tree CPU and memory accounting from the kernel, via eBPF", "treetrace"};
   app.set_version_flag("--version", "treetrace 0.1.0");
 
-  std::vector<std::string> comm_raw, cgroup_raw;
+  std::vector<std::string> comm_raw, cgroup_raw, container_raw, pod_raw;
+  std::string group_by = "tree";
   std::vector<int64_t> pid_raw;
   std::string format = "text", events = "exec,exit,oom_kill", interval, duration;
   uint64_t ringbuf_bytes = o.ringbuf_bytes, max_procs = o.max_procs, output_queue = o.output_queue_bytes;
@@ -83,6 +85,15 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
                  "Trace processes in cgroup v2 PATH or below (absolute, or relative to the cgroup2 mount), and "
                  "everything they start. Repeatable.")
       ->type_name("PATH");
+  app.add_option("--container", container_raw,
+                 "Trace the container whose id starts with ID-PREFIX (docker, containerd, cri-o, podman), found "
+                 "by its cgroup. Repeatable.")
+      ->type_name("ID-PREFIX");
+  app.add_option("--pod", pod_raw, "Trace the Kubernetes pod with this UID, found by its cgroup. Repeatable.")
+      ->type_name("UID");
+  app.add_option("--group-by", group_by,
+                 "What one row of a snapshot is: " + group_by_names() + " (default tree)")
+      ->type_name("KEY");
   app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")->type_name("PID");
   app.add_option("--format", format, "Output format: text or json (JSON Lines)")
       ->check(CLI::IsMember({"text", "json"}));
@@ -125,6 +136,10 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   auto fail = [](std::string msg) { return OptionsExit{2, std::move(msg)}; };
 
   o.format = format == "json" ? OutputFormat::Json : OutputFormat::Text;
+  if (auto g = group_by_from_name(group_by))
+    o.group_by = *g;
+  else
+    return fail("--group-by: unknown key '" + group_by + "' (known: " + group_by_names() + ")");
   o.per_process = verbose;
   auto sel = parse_events(events);
   if (auto *err = std::get_if<std::string>(&sel))
@@ -157,8 +172,27 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
 
   if (auto mountinfo = read_text("/proc/self/mountinfo"))
     o.cgroup_mount = find_cgroup2_mount(*mountinfo).value_or("");
+  // --container and --pod are cgroups found by their identity; they follow
+  // the rules of --cgroup from there on.
+  for (const auto &[flag, values] : {std::pair{"--container", &container_raw}, std::pair{"--pod", &pod_raw}}) {
+    for (const auto &value : *values) {
+      if (o.cgroup_mount.empty())
+        return fail(std::string(flag) + " " + value + ": no cgroup2 filesystem is mounted");
+      auto found = std::string_view(flag) == "--pod" ? find_pod_cgroups(o.cgroup_mount, value)
+                                                     : find_container_cgroups(o.cgroup_mount, value);
+      if (auto *err = std::get_if<std::string>(&found))
+        return fail(*err);
+      const auto &dirs = std::get<std::vector<std::string>>(found);
+      // As with docker's own prefixes: one that names several containers
+      // is refused rather than guessed.
+      if (std::string_view(flag) == "--container" && dirs.size() > 1)
+        return fail("--container " + value + ": the prefix matches " + std::to_string(dirs.size()) +
+                    " containers; give more of the id");
+      cgroup_raw.insert(cgroup_raw.end(), dirs.begin(), dirs.end());
+    }
+  }
   if (cgroup_raw.size() > TT_MAX_CGROUP_FILTERS)
-    return fail("at most " + std::to_string(TT_MAX_CGROUP_FILTERS) + " --cgroup paths");
+    return fail("at most " + std::to_string(TT_MAX_CGROUP_FILTERS) + " cgroups (from --cgroup, --container and --pod)");
   for (const auto &p : cgroup_raw) {
     if (o.cgroup_mount.empty())
       return fail("--cgroup '" + p + "': no cgroup2 filesystem is mounted");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/event_kind.h"
+#include "core/groups.h"
 #include "output/render.h"
 #include "util/cgroup.h"
 
@@ -17,7 +18,8 @@ namespace treetrace {
 
 struct Options {
   std::vector<std::string> comm_patterns; // normalized
-  std::vector<CgroupTarget> cgroups;
+  std::vector<CgroupTarget> cgroups; // --cgroup, and what --container and --pod resolved to
+  GroupBy group_by = GroupBy::Tree;
   std::string cgroup_mount; // empty when no cgroup2 mount was found
   std::vector<uint32_t> pids;
   OutputFormat format = OutputFormat::Text;

@@ -24,6 +24,7 @@
 #include "output/output_queue.h"
 #include "output/render.h"
 #include "util/cgroup.h"
+#include "util/cgroup_identity.h"
 #include "util/proc_parse.h"
 #include "util/unique_fd.h"
 
@@ -131,6 +132,7 @@ private:
   void on_record(const void *data, size_t size);
   std::optional<Attribution> aggregate(const void *data, size_t size);
   void setup_memcg_paths();
+  std::string group_key(uint64_t cgroup_id);
   void emit(std::string line) {
     if (!output_->try_push(std::move(line)))
       spdlog::debug("output queue full: line dropped");
@@ -149,6 +151,8 @@ private:
   Aggregator aggregator_{aggregator_config()};
   std::unique_ptr<OutputQueue> output_;
   std::unique_ptr<CgroupPathCache> cgroups_;
+  std::unique_ptr<PodDirectory> pods_;
+  std::unique_ptr<IdentityCache> identities_;
   std::unique_ptr<CgroupPathCache> memory_cgroups_v1_; // hybrid layouts: the v1 memory hierarchy
   std::optional<uint32_t> memory_hierarchy_v1_;
   std::unique_ptr<LiveState> live_;
@@ -196,6 +200,9 @@ AggregatorConfig Session::aggregator_config() const {
   // Node-wide: every service (child of init) is its own tree.
   c.init_children_are_roots =
       options_.command.empty() && options_.pids.empty() && options_.comm_patterns.empty() && options_.cgroups.empty();
+  c.group_by = options_.group_by;
+  Session *self = const_cast<Session *>(this); // called later, from the event path
+  c.cgroup_group_key = [self](uint64_t cgroup_id) { return self->group_key(cgroup_id); };
   return c;
 }
 
@@ -397,6 +404,28 @@ void Session::finish(uint64_t now) {
                 live_->refreshes(), k.oom_not_killed, k.oom_untraced);
 }
 
+// The key of the group a cgroup belongs to under --group-by; "" for none.
+std::string Session::group_key(uint64_t cgroup_id) {
+  if (options_.group_by == GroupBy::Cgroup)
+    return cgroups_ ? cgroups_->lookup(cgroup_id).value_or("") : std::string();
+  const std::optional<CgroupIdentity> id = identities_ ? identities_->lookup(cgroup_id) : std::nullopt;
+  if (!id)
+    return {};
+  switch (options_.group_by) {
+  case GroupBy::Container:
+    return id->container_id;
+  case GroupBy::Pod:
+    return id->pod_uid;
+  case GroupBy::Unit:
+    return id->systemd_unit;
+  case GroupBy::Tree:
+  case GroupBy::Cgroup:
+  case GroupBy::Comm:
+    break;
+  }
+  return {};
+}
+
 // The memory cgroup named in an OOM record is a cgroup v2 one, or, on a
 // hybrid layout, one of the v1 memory hierarchy: /proc/cgroups says which
 // hierarchy the memory controller is on.
@@ -454,7 +483,13 @@ int Session::run() {
   if (!options_.cgroup_mount.empty()) {
     cgroups_ = std::make_unique<CgroupPathCache>(options_.cgroup_mount);
     render_.cgroup_path = [this](uint64_t id) { return cgroups_->lookup(id); };
+    // Container, pod and unit come from the cgroup's path, worked out once
+    // per cgroup; pod names from the kubelet's log directory where it exists.
+    pods_ = std::make_unique<PodDirectory>();
+    identities_ = std::make_unique<IdentityCache>([this](uint64_t id) { return cgroups_->lookup(id); }, pods_.get());
+    render_.identity = [this](uint64_t id) { return identities_->lookup(id); };
   }
+  render_.group_by = options_.group_by;
   setup_memcg_paths();
 
   auto created = Tracer::create(tracer_config(), [this](const void *d, size_t n) { on_record(d, n); });

@@ -19,17 +19,14 @@ constexpr size_t comm_history_kept = 8;
 // Exited processes remembered so that their late records (reordered across
 // CPUs, a short range) are recognised as stale rather than as new processes.
 constexpr size_t recent_exits_kept = 4096;
-constexpr std::string_view other_comm = "[other]";
 // OOM victims named in reports; a storm of kills keeps the latest.
 constexpr size_t max_oom_victims_kept = 1024;
 
-using ProcSet = std::unordered_set<ProcKey, ProcKeyHash>;
 template <typename V> using ProcMap = std::unordered_map<ProcKey, V, ProcKeyHash>;
-using CommMap = std::unordered_map<std::string, CommUsage>;
 
 uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
-uint64_t rounded(double v) { return static_cast<uint64_t>(std::llround(v)); }
+[[maybe_unused]] uint64_t rounded(double v) { return static_cast<uint64_t>(std::llround(v)); }
 
 bool key_less(const ProcKey &a, const ProcKey &b) { return std::tie(a.pid, a.start_ns) < std::tie(b.pid, b.start_ns); }
 
@@ -50,6 +47,12 @@ struct Process {
   uint64_t rss_integral_span_ns = 0;
   ProcActivity activity;
   bool oom_killed = false;
+  uint64_t cgroup_id = 0;      // as of its last record
+  std::string group;           // its group under --group-by other than tree
+  uint64_t group_cpu_base = 0; // cpu_ns when it joined that group
+
+  // Its share of its group: the CPU used since it joined.
+  CommUsage group_usage() const { return {comm, 1, cpu_ns - std::min(cpu_ns, group_cpu_base), rss_peak_bytes}; }
 
   uint64_t rss_avg_bytes() const {
     if (rss_integral_span_ns == 0)
@@ -60,36 +63,16 @@ struct Process {
   CommUsage usage() const { return {comm, 1, cpu_ns, rss_peak_bytes}; }
 };
 
-struct Tree {
-  ProcKey root;
-  std::string root_comm;
-  uint64_t procs_total = 0;
-  ProcSet members; // the live ones
-  // Only ever grows, by the growth of a member's CPU, which is itself clamped
-  // to never shrink: the tree's high-water CPU by construction.
-  uint64_t cpu_ns = 0;
-  // cpu_ns at the previous snapshot, plus the CPU that Existing members had
-  // used before they were first observed.
-  uint64_t cpu_baseline_ns = 0;
-  uint64_t rss_sum_bytes = 0;
-  uint64_t rss_peak_bytes = 0;
-  uint64_t proc_rss_peak_bytes = 0;
-  // Integral of rss_sum_bytes over [first_ts_ns, rss_integrated_to_ns].
-  double rss_integral_byte_ns = 0;
-  uint64_t rss_integrated_to_ns = 0;
-  uint64_t first_ts_ns = 0;
-  uint64_t last_ts_ns = 0;
-  std::optional<uint64_t> pss_bytes;
-  CommMap exited_by_comm;
-  uint64_t oom_kills = 0;
-};
+using Tree = Account;
 
 // A report kept after its process was freed, labelled with its tree.
 struct ExitedReport {
   ProcKey tree;
+  std::string group;
   ProcessReport report;
 };
 using ExitedByTree = ProcMap<std::vector<const ProcessReport *>>;
+using ExitedByGroup = std::unordered_map<std::string, std::vector<const ProcessReport *>>;
 
 // What a record says about a process the aggregator has not seen yet.
 struct Newcomer {
@@ -97,44 +80,8 @@ struct Newcomer {
   std::string comm;
   uint64_t ts_ns = 0;
   LearnedVia via = LearnedVia::Inferred;
+  uint64_t cgroup_id = 0;
 };
-
-void accumulate(CommUsage &into, const CommUsage &from) {
-  into.procs += from.procs;
-  into.cpu_ns += from.cpu_ns;
-  into.rss_peak_bytes = std::max(into.rss_peak_bytes, from.rss_peak_bytes);
-}
-
-// The slot of `comm`; names past `max_comms` share "[other]" so that a tree
-// running many differently named commands stays bounded.
-CommUsage &comm_slot(CommMap &by_comm, const std::string &comm, size_t max_comms) {
-  if (auto it = by_comm.find(comm); it != by_comm.end())
-    return it->second;
-  const std::string other(other_comm);
-  const size_t named = by_comm.size() - by_comm.count(other);
-  const std::string &name = named < max_comms ? comm : other;
-  CommUsage &slot = by_comm[name];
-  slot.comm = name;
-  return slot;
-}
-
-void integrate_rss(Tree &t, uint64_t ts_ns) {
-  // Records of different processes interleave: a timestamp behind the last
-  // one adds nothing rather than subtracting area.
-  if (ts_ns <= t.rss_integrated_to_ns)
-    return;
-  t.rss_integral_byte_ns += static_cast<double>(t.rss_sum_bytes) * static_cast<double>(ts_ns - t.rss_integrated_to_ns);
-  t.rss_integrated_to_ns = ts_ns;
-}
-
-uint64_t tree_rss_avg(const Tree &t, uint64_t end_ns) {
-  const uint64_t span = saturating_sub(end_ns, t.first_ts_ns);
-  if (span == 0)
-    return t.rss_sum_bytes;
-  const double tail =
-      static_cast<double>(t.rss_sum_bytes) * static_cast<double>(saturating_sub(end_ns, t.rss_integrated_to_ns));
-  return rounded((t.rss_integral_byte_ns + tail) / static_cast<double>(span));
-}
 
 } // namespace
 
@@ -151,7 +98,46 @@ const char *to_string(LearnedVia v) {
 }
 
 struct Aggregator::Impl {
-  explicit Impl(AggregatorConfig config) : config_(config) {}
+  explicit Impl(AggregatorConfig config)
+      : config_(std::move(config)), groups_(config_.max_trees, config_.max_comms_per_tree) {}
+
+  bool grouping() const { return config_.group_by != GroupBy::Tree; }
+
+  // The group a process belongs in now.
+  std::string group_key_of(const Process &p) const {
+    switch (config_.group_by) {
+    case GroupBy::Tree:
+      return {};
+    case GroupBy::Comm:
+      return p.comm;
+    case GroupBy::Container:
+    case GroupBy::Pod:
+    case GroupBy::Unit:
+    case GroupBy::Cgroup:
+      return config_.cgroup_group_key ? config_.cgroup_group_key(p.cgroup_id) : std::string();
+    }
+    return {};
+  }
+
+  // Moves a process to the group its cgroup or comm now says, if that changed.
+  void regroup(Process &p, uint64_t ts_ns) {
+    if (!grouping())
+      return;
+    std::string key = group_key_of(p);
+    if (key == p.group)
+      return;
+    groups_.leave(p.group, p.key, p.rss_bytes, p.group_usage(), ts_ns);
+    p.group = groups_.join(key, p.key, p.rss_bytes, p.cgroup_id, ts_ns);
+    p.group_cpu_base = p.cpu_ns;
+  }
+
+  // The accounts a process's counters go to: its tree, and its group.
+  template <typename F> void for_accounts(const Process &p, F &&f) {
+    f(trees_.at(p.tree));
+    if (grouping())
+      if (Account *g = groups_.find(p.group))
+        f(*g);
+  }
 
   Attribution on_event(const Event &event) {
     ++stats_.events;
@@ -174,32 +160,44 @@ struct Aggregator::Impl {
 
   std::vector<TreeReport> snapshot(uint64_t now_ns, bool with_processes) {
     const std::optional<ExitedByTree> exited = exited_index(with_processes);
+    const std::optional<ExitedByGroup> exited_groups = exited_group_index(with_processes);
     std::vector<TreeReport> out;
-    for (auto &[root, t] : trees_) {
-      if (t.members.empty())
-        continue;
-      out.push_back(tree_report(t, now_ns, exited));
-      t.cpu_baseline_ns = t.cpu_ns;
-    }
+    auto take = [&](Account &a) {
+      if (a.members.empty())
+        return;
+      out.push_back(account_report(a, now_ns, exited, exited_groups, grouping()));
+      a.cpu_baseline_ns = a.cpu_ns;
+    };
+    if (grouping())
+      for (auto &[key, g] : groups_.all())
+        take(g);
+    else
+      for (auto &[root, t] : trees_)
+        take(t);
     std::sort(out.begin(), out.end(), [](const TreeReport &a, const TreeReport &b) {
       if (a.cpu_interval_ns != b.cpu_interval_ns)
         return a.cpu_interval_ns > b.cpu_interval_ns;
       if (a.cpu_ns != b.cpu_ns)
         return a.cpu_ns > b.cpu_ns;
-      return key_less(a.root, b.root);
+      return a.group != b.group ? a.group < b.group : key_less(a.root, b.root);
     });
     return out;
   }
 
   std::vector<TreeReport> final_report(uint64_t now_ns, bool with_processes) const {
     const std::optional<ExitedByTree> exited = exited_index(with_processes);
+    const std::optional<ExitedByGroup> exited_groups = exited_group_index(with_processes);
     std::vector<TreeReport> out;
-    for (const auto &[root, t] : trees_)
-      out.push_back(tree_report(t, now_ns, exited));
+    if (grouping())
+      for (const auto &[key, g] : groups_.all())
+        out.push_back(account_report(g, now_ns, exited, exited_groups, true));
+    else
+      for (const auto &[root, t] : trees_)
+        out.push_back(account_report(t, now_ns, exited, exited_groups, false));
     std::sort(out.begin(), out.end(), [](const TreeReport &a, const TreeReport &b) {
       if (a.cpu_ns != b.cpu_ns)
         return a.cpu_ns > b.cpu_ns;
-      return key_less(a.root, b.root);
+      return a.group != b.group ? a.group < b.group : key_less(a.root, b.root);
     });
     return out;
   }
@@ -216,7 +214,7 @@ struct Aggregator::Impl {
     if (it == trees_.end())
       return std::nullopt;
     const std::optional<ExitedByTree> exited = exited_index(with_processes);
-    return tree_report(it->second, now_ns, exited);
+    return account_report(it->second, now_ns, exited, std::nullopt, false);
   }
 
   size_t reconcile(const std::vector<Aggregator::LiveProcess> &live, uint64_t now_ns) {
@@ -257,12 +255,36 @@ struct Aggregator::Impl {
   }
 
   std::vector<Aggregator::LiveMember> live_members_with_rss(const ProcKey &root) const {
+    auto it = trees_.find(root);
+    return it == trees_.end() ? std::vector<Aggregator::LiveMember>() : members_with_rss(it->second);
+  }
+
+  std::vector<Aggregator::LiveMember> members_with_rss(const Account &a) const {
     std::vector<Aggregator::LiveMember> out;
-    if (auto it = trees_.find(root); it != trees_.end())
-      for (const ProcKey &member : it->second.members)
-        out.push_back({member, live_.at(member).rss_bytes});
+    for (const ProcKey &member : a.members)
+      out.push_back({member, live_.at(member).rss_bytes});
     return out;
   }
+
+  const Account *row_account(const TreeReport &row) const {
+    if (!grouping()) {
+      auto it = trees_.find(row.root);
+      return it == trees_.end() ? nullptr : &it->second;
+    }
+    return groups_.find(row.group);
+  }
+
+  std::vector<Aggregator::LiveMember> live_members_with_rss(const TreeReport &row) const {
+    const Account *a = row_account(row);
+    return a ? members_with_rss(*a) : std::vector<Aggregator::LiveMember>();
+  }
+
+  void set_pss(const TreeReport &row, std::optional<uint64_t> pss_bytes) {
+    if (const Account *a = row_account(row))
+      const_cast<Account *>(a)->pss_bytes = pss_bytes;
+  }
+
+  GroupBy group_by() const { return config_.group_by; }
 
   void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
     if (auto it = trees_.find(root); it != trees_.end())
@@ -273,13 +295,18 @@ struct Aggregator::Impl {
 
   size_t live_procs() const { return live_.size(); }
   size_t trees() const { return trees_.size(); }
-  const AggregatorStats &stats() const { return stats_; }
+  const AggregatorStats &stats() const {
+    stats_.groups_evicted = groups_.evicted();
+    stats_.groups_overflowed = groups_.overflowed();
+    return stats_;
+  }
 
 private:
   Attribution handle(const ForkEvent &ev) {
     const Process *parent = subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
     // The forking thread's comm may be a thread name; the child starts with the process's.
-    Newcomer child_info{ev.hdr.proc.pid, parent ? parent->comm : ev.hdr.comm, ev.hdr.ts_ns, LearnedVia::Fork};
+    Newcomer child_info{ev.hdr.proc.pid, parent ? parent->comm : ev.hdr.comm, ev.hdr.ts_ns, LearnedVia::Fork,
+                        ev.hdr.cgroup_id};
     Process *child = find_or_admit(ev.child, std::move(child_info));
     if (!child)
       return {};
@@ -300,6 +327,8 @@ private:
     p->comm = ev.hdr.comm;
     if (Tree &t = trees_.at(p->tree); t.root == p->key)
       t.root_comm = p->comm;
+    if (config_.group_by == GroupBy::Comm)
+      regroup(*p, ev.hdr.ts_ns);
     return attributed(*p);
   }
 
@@ -330,7 +359,7 @@ private:
     }
     if (!p->oom_killed) { // one kill per process, as the kernel side already ensures
       p->oom_killed = true;
-      ++trees_.at(p->tree).oom_kills;
+      for_accounts(*p, [](Account &a) { ++a.oom_kills; });
       remember_victim(*p, ev);
     }
     return attributed(*p);
@@ -346,7 +375,7 @@ private:
     observe_activity(*p, ev.activity);
     if (ev.oom_killed && !p->oom_killed) { // its oom_kill record was lost
       p->oom_killed = true;
-      ++trees_.at(p->tree).oom_kills;
+      for_accounts(*p, [](Account &a) { ++a.oom_kills; });
       OomKillEvent from_exit;
       from_exit.hdr = ev.hdr;
       remember_victim(*p, from_exit);
@@ -376,7 +405,12 @@ private:
         ++stats_.stale_events;
       return nullptr;
     }
-    return &it->second;
+    Process &p = it->second;
+    if (hdr.cgroup_id != p.cgroup_id) {
+      p.cgroup_id = hdr.cgroup_id;
+      regroup(p, hdr.ts_ns);
+    }
+    return &p;
   }
 
   void observe_activity(Process &p, const ProcActivity &a) {
@@ -403,11 +437,15 @@ private:
   // The process a record's header is about, admitted if new; nullptr when
   // it is untracked or already exited.
   Process *subject(const EventHeader &hdr, const std::string &comm, LearnedVia via) {
-    Process *p = find_or_admit(hdr.proc, {hdr.ppid, comm, hdr.ts_ns, via});
+    Process *p = find_or_admit(hdr.proc, {hdr.ppid, comm, hdr.ts_ns, via, hdr.cgroup_id});
     if (p) {
       p->ppid = hdr.ppid;
       Tree &t = trees_.at(p->tree);
       t.last_ts_ns = std::max(t.last_ts_ns, hdr.ts_ns);
+      if (hdr.cgroup_id != p->cgroup_id) { // moved to another cgroup
+        p->cgroup_id = hdr.cgroup_id;
+        regroup(*p, hdr.ts_ns);
+      }
     }
     return p;
   }
@@ -440,9 +478,12 @@ private:
     p.ppid = newcomer.ppid;
     p.learned_via = newcomer.via;
     p.comm = std::move(newcomer.comm);
+    p.cgroup_id = newcomer.cgroup_id;
     tree->members.insert(key);
     ++tree->procs_total;
     tree->last_ts_ns = std::max(tree->last_ts_ns, newcomer.ts_ns);
+    if (grouping())
+      p.group = groups_.join(group_key_of(p), key, 0, p.cgroup_id, newcomer.ts_ns);
     return &p;
   }
 
@@ -535,30 +576,22 @@ private:
   }
 
   void observe(Process &p, const ProcCounters &c, uint64_t ts_ns) {
-    Tree &t = trees_.at(p.tree);
     if (!p.observed) {
       p.observed = true;
       p.cpu_first_ns = c.cpu_ns;
       p.rss_first_bytes = c.rss_bytes;
-      // CPU used before tracing began is not CPU of the first interval.
+      // CPU used before tracing began is not CPU of the first interval,
+      // nor of its group.
       if (p.learned_via == LearnedVia::Existing)
-        t.cpu_baseline_ns += c.cpu_ns;
+        for_accounts(p, [&](Account &a) { a.cpu_baseline_ns += c.cpu_ns; });
     }
     // A late record may carry an older cumulative value; never go back.
-    if (c.cpu_ns > p.cpu_ns) {
-      t.cpu_ns += c.cpu_ns - p.cpu_ns;
-      p.cpu_ns = c.cpu_ns;
-    }
-
-    integrate_rss(t, ts_ns);
-    const uint64_t others = t.rss_sum_bytes - p.rss_bytes;
-    t.rss_sum_bytes = others + c.rss_bytes;
-    // The sampled peak is this member's high point since its previous
-    // record; it may have coincided with the rest of the tree as it is now.
-    t.rss_peak_bytes = std::max({t.rss_peak_bytes, t.rss_sum_bytes, others + c.rss_peak_sampled_bytes});
+    const uint64_t cpu_growth = c.cpu_ns > p.cpu_ns ? c.cpu_ns - p.cpu_ns : 0;
+    const uint64_t old_rss = p.rss_bytes;
+    p.cpu_ns += cpu_growth;
     p.rss_bytes = c.rss_bytes;
     p.rss_peak_bytes = std::max({p.rss_peak_bytes, c.rss_bytes, c.rss_peak_bytes, c.rss_peak_sampled_bytes});
-    t.proc_rss_peak_bytes = std::max(t.proc_rss_peak_bytes, p.rss_peak_bytes);
+    for_accounts(p, [&](Account &a) { apply_observation(a, cpu_growth, old_rss, c, p.rss_peak_bytes, ts_ns); });
     p.rss_integral_byte_ns += c.rss_integral_byte_ns;
     p.rss_integral_span_ns += c.rss_integral_span_ns;
   }
@@ -568,19 +601,17 @@ private:
     p.learned_via = LearnedVia::Existing;
     --stats_.procs_inferred;
     if (p.observed)
-      trees_.at(p.tree).cpu_baseline_ns += p.cpu_first_ns;
+      for_accounts(p, [&](Account &a) { a.cpu_baseline_ns += p.cpu_first_ns; });
   }
 
   // Folds an exited process into its tree and frees it. `exit` is null when
   // its exit record was lost.
   void retire(Process &p, uint64_t ts_ns, const ExitEvent *exit) {
     Tree &t = trees_.at(p.tree);
-    integrate_rss(t, ts_ns);
-    t.rss_sum_bytes -= p.rss_bytes;
-    accumulate(comm_slot(t.exited_by_comm, p.comm, config_.max_comms_per_tree), p.usage());
     keep_report(p, ts_ns, exit);
-    t.members.erase(p.key);
-    t.last_ts_ns = std::max(t.last_ts_ns, ts_ns);
+    remove_member(t, p.key, p.rss_bytes, p.usage(), config_.max_comms_per_tree, ts_ns);
+    if (grouping())
+      groups_.leave(p.group, p.key, p.rss_bytes, p.group_usage(), ts_ns);
     if (t.members.empty())
       finished_trees_.emplace(t.last_ts_ns, t.root);
     const ProcKey key = p.key;
@@ -604,7 +635,7 @@ private:
       report.signal = exit->signal;
     else if (exit)
       report.exit_code = exit->exit_code;
-    exited_reports_.push_back({p.tree, std::move(report)});
+    exited_reports_.push_back({p.tree, p.group, std::move(report)});
   }
 
   // The tree an Existing process belongs in once the whole scan is known:
@@ -693,11 +724,23 @@ private:
     return index;
   }
 
-  TreeReport tree_report(const Tree &t, uint64_t now_ns, const std::optional<ExitedByTree> &exited) const {
+  std::optional<ExitedByGroup> exited_group_index(bool with_processes) const {
+    if (!with_processes || !grouping())
+      return std::nullopt;
+    ExitedByGroup index;
+    for (const ExitedReport &kept : exited_reports_)
+      index[kept.group].push_back(&kept.report);
+    return index;
+  }
+
+  TreeReport account_report(const Account &t, uint64_t now_ns, const std::optional<ExitedByTree> &exited,
+                            const std::optional<ExitedByGroup> &exited_groups, bool is_group) const {
     const bool live = !t.members.empty();
     TreeReport r;
     r.root = t.root;
     r.root_comm = t.root_comm;
+    r.group = t.group;
+    r.cgroup_id = t.cgroup_id;
     r.procs_total = t.procs_total;
     r.procs_live = t.members.size();
     r.cpu_ns = t.cpu_ns;
@@ -706,22 +749,29 @@ private:
     if (live)
       r.pss_bytes = t.pss_bytes;
     r.rss_peak_bytes = t.rss_peak_bytes;
-    r.rss_avg_bytes = tree_rss_avg(t, live ? std::max(now_ns, t.rss_integrated_to_ns) : t.last_ts_ns);
+    r.rss_avg_bytes = rss_average(t, live ? std::max(now_ns, t.rss_integrated_to_ns) : t.last_ts_ns);
     r.proc_rss_peak_bytes = t.proc_rss_peak_bytes;
     r.oom_kills = t.oom_kills;
     r.first_ts_ns = t.first_ts_ns;
     r.last_ts_ns = t.last_ts_ns;
-    r.by_comm = by_comm(t);
+    r.by_comm = by_comm(t, is_group);
     r.top_grower = top_grower(t, now_ns);
-    if (exited)
-      r.processes = processes(t, now_ns, *exited);
+    if (is_group && exited_groups) {
+      auto it = exited_groups->find(t.group);
+      r.processes = processes(t, now_ns, it == exited_groups->end() ? nullptr : &it->second);
+    } else if (!is_group && exited) {
+      auto it = exited->find(t.root);
+      r.processes = processes(t, now_ns, it == exited->end() ? nullptr : &it->second);
+    }
     return r;
   }
 
-  std::vector<CommUsage> by_comm(const Tree &t) const {
+  std::vector<CommUsage> by_comm(const Account &t, bool is_group) const {
     CommMap merged = t.exited_by_comm;
-    for (const ProcKey &member : t.members)
-      accumulate(comm_slot(merged, live_.at(member).comm, config_.max_comms_per_tree), live_.at(member).usage());
+    for (const ProcKey &member : t.members) {
+      const Process &p = live_.at(member);
+      accumulate(comm_slot(merged, p.comm, config_.max_comms_per_tree), is_group ? p.group_usage() : p.usage());
+    }
     std::vector<CommUsage> out;
     out.reserve(merged.size());
     for (auto &[comm, usage] : merged)
@@ -751,26 +801,28 @@ private:
   }
 
   // Live members by CPU, then the retained reports of exited ones in exit order.
-  std::vector<ProcessReport> processes(const Tree &t, uint64_t now_ns, const ExitedByTree &exited) const {
+  std::vector<ProcessReport> processes(const Account &t, uint64_t now_ns,
+                                      const std::vector<const ProcessReport *> *exited) const {
     std::vector<ProcessReport> out;
     for (const ProcKey &member : t.members)
       out.push_back(process_report(live_.at(member), now_ns));
     std::sort(out.begin(), out.end(), [](const ProcessReport &a, const ProcessReport &b) {
       return a.cpu_ns != b.cpu_ns ? a.cpu_ns > b.cpu_ns : key_less(a.key, b.key);
     });
-    if (auto it = exited.find(t.root); it != exited.end())
-      for (const ProcessReport *report : it->second)
+    if (exited)
+      for (const ProcessReport *report : *exited)
         out.push_back(*report);
     return out;
   }
 
   AggregatorConfig config_;
-  AggregatorStats stats_;
+  mutable AggregatorStats stats_; // the group counters are copied in when read
   ProcMap<Process> live_;
   // The process holding each PID, tracked or not: a holder missing from
   // live_ was refused when the table was full.
   std::unordered_map<uint32_t, ProcKey> pid_holder_;
   ProcMap<Tree> trees_;
+  GroupIndex groups_; // --group-by other than tree
   std::multimap<uint64_t, ProcKey> finished_trees_; // by end time, for eviction
   ProcSet recent_exits_;
   std::deque<ProcKey> recent_exit_order_;
@@ -805,6 +857,11 @@ std::vector<ProcKey> Aggregator::live_members(const ProcKey &root) const { retur
 std::vector<Aggregator::LiveMember> Aggregator::live_members_with_rss(const ProcKey &root) const {
   return impl_->live_members_with_rss(root);
 }
+std::vector<Aggregator::LiveMember> Aggregator::live_members_with_rss(const TreeReport &row) const {
+  return impl_->live_members_with_rss(row);
+}
+void Aggregator::set_pss(const TreeReport &row, std::optional<uint64_t> pss_bytes) { impl_->set_pss(row, pss_bytes); }
+GroupBy Aggregator::group_by() const { return impl_->group_by(); }
 void Aggregator::set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes) {
   impl_->set_tree_pss(root, pss_bytes);
 }

@@ -19,11 +19,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/account.h"
+#include "core/groups.h"
 #include "core/model.h"
 
 namespace treetrace {
@@ -42,6 +45,14 @@ struct AggregatorConfig {
   // Node-wide mode: a child of init (ppid 1, or ppid 0) roots its own tree
   // even though init itself is traced.
   bool init_children_are_roots = false;
+  // What one row of snapshot() and final_report() is. Trees are always
+  // kept (records are attributed to them); other groups are kept beside
+  // them, at most max_trees of them.
+  GroupBy group_by = GroupBy::Tree;
+  // For container, pod, unit and cgroup: the group key of a cgroup id, ""
+  // when it belongs to no such group. Called when a process is admitted
+  // and when its cgroup changes; the caller caches.
+  std::function<std::string(uint64_t cgroup_id)> cgroup_group_key;
 };
 
 // How the aggregator first learned of a process.
@@ -52,12 +63,6 @@ enum class LearnedVia : uint8_t {
 };
 const char *to_string(LearnedVia v);
 
-struct CommUsage {
-  std::string comm;
-  uint64_t procs = 0;          // processes that had this comm when they exited or now
-  uint64_t cpu_ns = 0;
-  uint64_t rss_peak_bytes = 0; // largest per-process peak
-};
 
 struct ProcessReport {
   ProcKey key;
@@ -87,9 +92,12 @@ struct OomVictim {
   uint64_t rss_bytes = 0; // at the kill
 };
 
+// One row of a snapshot: a tree, or a group (see AggregatorConfig::group_by).
 struct TreeReport {
-  ProcKey root;
-  std::string root_comm;
+  ProcKey root;          // trees only
+  std::string root_comm; // trees only
+  std::string group;     // groups only: the key
+  uint64_t cgroup_id = 0; // groups only: a member's cgroup, for identity
   uint64_t procs_total = 0;
   uint64_t procs_live = 0;
   uint64_t cpu_ns = 0;          // all members ever, live and exited; monotonic
@@ -127,6 +135,8 @@ struct AggregatorStats {
   uint64_t exits_lost = 0;        // live processes whose PID was reused before their exit record came
   uint64_t oom_kills_unattributed = 0; // oom_kill records of processes not tracked here
   uint64_t oom_victims_dropped = 0;    // victims beyond the kept list (still counted in oom_kills)
+  uint64_t groups_evicted = 0;         // finished groups dropped when max_trees groups were kept
+  uint64_t groups_overflowed = 0;      // processes put in "[other]" because every group was live
 };
 
 class Aggregator {
@@ -177,6 +187,10 @@ public:
   std::vector<LiveMember> live_members_with_rss(const ProcKey &root) const;
   // nullopt: the tree could not be measured whole this time.
   void set_tree_pss(const ProcKey &root, std::optional<uint64_t> pss_bytes);
+  // The same for any row of snapshot(), tree or group.
+  std::vector<LiveMember> live_members_with_rss(const TreeReport &row) const;
+  void set_pss(const TreeReport &row, std::optional<uint64_t> pss_bytes);
+  GroupBy group_by() const;
 
   // The processes the OOM killer killed (the latest ones, bounded), oldest first.
   std::vector<OomVictim> oom_victims() const;

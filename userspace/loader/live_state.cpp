@@ -37,7 +37,9 @@ std::vector<TreeReport> LiveState::snapshot(uint64_t now_ns) {
 std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree) {
   refresh();
   std::vector<TreeReport> trees;
-  if (tree) {
+  // Groups other than trees are reported whole: a command's groups hold
+  // only what the command's tree ran.
+  if (tree && aggregator_.group_by() == GroupBy::Tree) {
     if (auto report = aggregator_.tree(*tree, now_ns, options_.with_processes))
       trees.push_back(std::move(*report));
   } else {
@@ -55,9 +57,9 @@ void LiveState::measure_pss(std::vector<TreeReport> &trees) {
   for (auto &tree : trees) {
     if (tree.procs_live == 0)
       continue;
-    std::vector<Aggregator::LiveMember> members = aggregator_.live_members_with_rss(tree.root);
+    std::vector<Aggregator::LiveMember> members = aggregator_.live_members_with_rss(tree);
     tree.pss_bytes.reset();
-    aggregator_.set_tree_pss(tree.root, std::nullopt);
+    aggregator_.set_pss(tree, std::nullopt);
     if (members.size() > budget)
       continue;
     uint64_t pss = 0;
@@ -85,7 +87,7 @@ void LiveState::measure_pss(std::vector<TreeReport> &trees) {
     }
     if (!complete)
       continue;
-    aggregator_.set_tree_pss(tree.root, pss);
+    aggregator_.set_pss(tree, pss);
     tree.pss_bytes = pss;
   }
 }

@@ -83,6 +83,32 @@ std::string cgroup_of(const EventHeader &h, const RenderContext &ctx) {
   return {};
 }
 
+// Container, pod and unit of a cgroup: each field only where its path says
+// so. A group row carries only what all its members share: a pod's row
+// names no container, a unit's row no pod.
+void json_identity(JsonWriter &w, uint64_t cgroup_id, const RenderContext &ctx, GroupBy scope = GroupBy::Tree) {
+  const std::optional<CgroupIdentity> id = ctx.identity ? ctx.identity(cgroup_id) : std::nullopt;
+  if (!id)
+    return;
+  auto nonempty = [&](const char *name, const std::string &v) {
+    if (!v.empty())
+      w.field(name, v);
+  };
+  const bool all = scope == GroupBy::Tree || scope == GroupBy::Cgroup;
+  if (all || scope == GroupBy::Container) {
+    nonempty("container_id", id->container_id);
+    nonempty("container_runtime", id->container_runtime);
+  }
+  if (all || scope == GroupBy::Container || scope == GroupBy::Pod) {
+    nonempty("pod_uid", id->pod_uid);
+    nonempty("pod", id->pod_name);
+    nonempty("namespace", id->pod_namespace);
+    nonempty("qos_class", id->qos_class);
+  }
+  if (all || scope == GroupBy::Unit)
+    nonempty("systemd_unit", id->systemd_unit);
+}
+
 void json_header(JsonWriter &w, const char *name, const EventHeader &h, const RenderContext &ctx) {
   w.field("event", name);
   w.field("ts_ns", h.ts_ns);
@@ -94,6 +120,7 @@ void json_header(JsonWriter &w, const char *name, const EventHeader &h, const Re
   std::optional<std::string> cg = ctx.cgroup_path ? ctx.cgroup_path(h.cgroup_id) : std::nullopt;
   w.field("cgroup", cg);
   w.field("cgroup_id", h.cgroup_id);
+  json_identity(w, h.cgroup_id, ctx);
   w.field("start_ns", h.proc.start_ns);
 }
 
@@ -303,17 +330,46 @@ void json_process(JsonWriter &w, const ProcessReport &p) {
   w.end_object();
 }
 
-std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report) {
+// A group row's name: its key, or a word for the processes in no such group.
+std::string group_label(const TreeReport &t, GroupBy by) {
+  if (!t.group.empty())
+    return t.group;
+  switch (by) {
+  case GroupBy::Container:
+    return "(no container)";
+  case GroupBy::Pod:
+    return "(no pod)";
+  case GroupBy::Unit:
+    return "(no unit)";
+  case GroupBy::Cgroup:
+    return "(unknown cgroup)";
+  case GroupBy::Comm:
+  case GroupBy::Tree:
+    break;
+  }
+  return "(none)";
+}
+
+std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
+                       const RenderContext &ctx) {
   std::string out;
+  const bool groups = ctx.group_by != GroupBy::Tree;
   for (const auto &t : trees) {
     JsonWriter w(out);
     w.begin_object();
-    w.field("event", "tree");
+    w.field("event", groups ? "group" : "tree");
     w.field("ts_ns", now_ns);
     w.field("final", final_report);
-    w.field("root_pid", t.root.pid);
-    w.field("root_start_ns", t.root.start_ns);
-    w.field("root_comm", t.root_comm);
+    if (groups) {
+      w.field("group_by", to_string(ctx.group_by));
+      w.field("group", t.group.empty() ? std::optional<std::string>() : std::optional<std::string>(t.group));
+      if (ctx.group_by != GroupBy::Comm && !t.group.empty())
+        json_identity(w, t.cgroup_id, ctx, ctx.group_by);
+    } else {
+      w.field("root_pid", t.root.pid);
+      w.field("root_start_ns", t.root.start_ns);
+      w.field("root_comm", t.root_comm);
+    }
     w.field("procs_total", t.procs_total);
     w.field("procs_live", t.procs_live);
     w.field("cpu_ns", t.cpu_ns);
@@ -347,13 +403,19 @@ std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
 
 std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
                        const RenderContext &ctx) {
-  std::string out = fmt::format("--- {} {} ({} trees)\n", final_report ? "final report" : "trees at",
-                                clock_time(now_ns, ctx), trees.size());
-  out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "ROOT", "COMM",
-                     "PROCS", "LIVE", "CPU/INT", "CPU", "RSS", "PSS", "RSS PEAK", "RSS AVG", "BY COMMAND");
+  const bool groups = ctx.group_by != GroupBy::Tree;
+  const std::string rows = groups ? fmt::format("{} groups", to_string(ctx.group_by)) : std::string("trees");
+  std::string out = fmt::format("--- {} {} ({} {})\n", final_report ? "final report" : "trees at",
+                                clock_time(now_ns, ctx), trees.size(), rows);
+  out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n",
+                     groups ? "" : "ROOT", groups ? "GROUP" : "COMM", "PROCS", "LIVE", "CPU/INT", "CPU", "RSS", "PSS",
+                     "RSS PEAK", "RSS AVG", "BY COMMAND");
   for (const auto &t : trees) {
-    out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", t.root.pid,
-                       printable(t.root_comm), t.procs_total, t.procs_live, format_duration_ns(t.cpu_interval_ns),
+    // A group's key can be long (a 64-digit container id): shown short
+    // here, whole in JSON.
+    const std::string name = groups ? printable(group_label(t, ctx.group_by)).substr(0, 16) : printable(t.root_comm);
+    out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n",
+                       groups ? std::string() : std::to_string(t.root.pid), name, t.procs_total, t.procs_live, format_duration_ns(t.cpu_interval_ns),
                        format_duration_ns(t.cpu_ns), format_bytes(t.rss_bytes),
                        t.pss_bytes ? format_bytes(*t.pss_bytes) : std::string("-"), format_bytes(t.rss_peak_bytes),
                        format_bytes(t.rss_avg_bytes), by_comm_text(t.by_comm, 4));
@@ -387,7 +449,7 @@ std::string render_event_columns(const RenderContext &ctx) {
 
 std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
                          const RenderContext &ctx) {
-  return ctx.format == OutputFormat::Json ? json_trees(trees, now_ns, final_report)
+  return ctx.format == OutputFormat::Json ? json_trees(trees, now_ns, final_report, ctx)
                                           : text_trees(trees, now_ns, final_report, ctx);
 }
 

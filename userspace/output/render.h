@@ -10,6 +10,7 @@
 
 #include "core/aggregator.h"
 #include "core/model.h"
+#include "util/cgroup_identity.h"
 
 namespace treetrace {
 
@@ -21,6 +22,10 @@ struct RenderContext {
   std::function<std::optional<std::string>(uint64_t)> cgroup_path;
   // (hierarchy id, cgroup id) of a memory cgroup -> its path; hierarchy 0 is cgroup v2.
   std::function<std::optional<std::string>(uint32_t, uint64_t)> memcg_path;
+  // cgroup id -> container, pod and unit; nullopt if unknown.
+  std::function<std::optional<CgroupIdentity>(uint64_t)> identity;
+  // What the rows of render_trees() are.
+  GroupBy group_by = GroupBy::Tree;
   // CLOCK_REALTIME - CLOCK_BOOTTIME, for wall-clock times in text output.
   int64_t realtime_offset_ns = 0;
 };
