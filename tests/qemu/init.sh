@@ -45,14 +45,16 @@ emit_case() { # emit_case CASE RC
 }
 
 # run_case CASE COMMAND...: treetrace runs COMMAND and reports its tree.
+# $TT_ARGS adds options; $TT_EVENTS replaces the printed events.
 run_case() {
 	name=$1
 	shift
 	rm -f /tmp/out /tmp/err /tmp/truth
-	echo "TT|$name|begin|$*"
+	echo "TT|$name|begin|$TT_ARGS $*"
 	t0=$(uptime_s)
+	# shellcheck disable=SC2086
 	TT_TRUTH=/tmp/truth timeout -s KILL $CASE_TIMEOUT \
-		treetrace -v --format json --events fork,exec,exit -- "$@" >/tmp/out 2>/tmp/err
+		treetrace -v --format json --events "${TT_EVENTS:-fork,exec,exit}" $TT_ARGS -- "$@" >/tmp/out 2>/tmp/err
 	emit_case "$name" $?
 }
 
@@ -108,6 +110,20 @@ run_case sigterm $W wait4 $W signal 15
 run_case exit7 $W wait4 $W exit 7
 # fork() without exec: workers are copies of the master.
 run_case prefork $W prefork 3 150
+# Live state: the child burns 400 ms of CPU, then sleeps 2.5 s. The
+# snapshots taken while it sleeps must show its CPU as of that moment
+# (the refresh before each snapshot), not as of its last sample.
+TT_ARGS="--interval 500ms" run_case live $W wait4 $W burn-sleep 400 2500 1
+# OOM kill: a child of the workload allocates past a 32 MiB memory.max.
+if echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null && mkdir -p /sys/fs/cgroup/ttoom; then
+	echo $((32 << 20)) >/sys/fs/cgroup/ttoom/memory.max
+	echo 0 >/sys/fs/cgroup/ttoom/memory.swap.max 2>/dev/null
+	export TT_CHILD_CGROUP_PROCS=/sys/fs/cgroup/ttoom/cgroup.procs
+	TT_EVENTS=fork,exec,exit,oom_kill run_case oom $W oom-child 256
+	unset TT_CHILD_CGROUP_PROCS
+else
+	echo "TT|info|oom|no memory controller on cgroup2"
+fi
 # Filters (node mode). --comm exercises the bpf_loop glob matcher: "?",
 # "*" and backtracking ("tt_?il*ed" first tries "*e" at "filte"), after
 # three patterns that match nothing here, so the verifier checks the matcher

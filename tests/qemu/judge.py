@@ -257,6 +257,58 @@ def judge_case(j, c):
                 j.cpu(n, "master", ex["cpu_ns"], t["cpu_us"], exact=False)
 
 
+def judge_live(j, c):
+    """Snapshots while the child sleeps show the 400 ms it burned before."""
+    n = c.name
+    w, ex = wait4_child(j, c)
+    if not ex:
+        return
+    j.cpu(n, "child", ex["cpu_ns"], w["cpu_us"])
+    parent = c.exits(ex.get("ppid"))
+    parent_cpu = parent[0]["cpu_ns"] if parent else 0
+    snaps = [t for t in c.of("tree") if not t.get("final") and t["ts_ns"] < ex["ts_ns"]]
+    if not j.check(n, "snapshots while the child ran", len(snaps) >= 2, f"{len(snaps)} found"):
+        return
+    last = snaps[-1]  # taken during its 2.5 s sleep, after the burst
+    tol = max(CPU_REL * ex["cpu_ns"], CPU_ABS_US * 1000)
+    j.check(n, "the last snapshot before the exit shows the CPU burned before the sleep",
+            ex["cpu_ns"] - tol <= last["cpu_ns"] <= ex["cpu_ns"] + parent_cpu + tol,
+            f"snapshot {last['cpu_ns'] / 1e6:.3f} ms, child's exit {ex['cpu_ns'] / 1e6:.3f} ms, "
+            f"parent's exit {parent_cpu / 1e6:.3f} ms")
+    cpu = [t["cpu_ns"] for t in snaps]
+    j.check(n, "snapshot CPU never decreases", all(a <= b for a, b in zip(cpu, cpu[1:])), str(cpu))
+    j.check(n, "pss never above rss", all(t.get("pss_bytes") is None or t["pss_bytes"] <= t["rss_bytes"]
+                                          for t in snaps))
+
+
+def judge_oom(j, c):
+    n = c.name
+    truth = c.truth_of("oom-child")
+    if not j.check(n, "workload recorded its OOM child", len(truth) == 1, f"{len(truth)} records"):
+        return
+    pid = truth[0]["pid"]
+    j.check(n, "the child was killed by SIGKILL", truth[0]["signal"] == 9, str(truth[0]))
+    kills = c.of("oom_kill")
+    if not j.check(n, "one oom_kill record", len(kills) == 1, f"{len(kills)} found"):
+        return
+    k = kills[0]
+    j.check(n, "oom_kill names the child", k.get("pid") == pid, f"record pid {k.get('pid')}, child {pid}")
+    j.check(n, "caused by its memory cgroup's limit",
+            k.get("constraint") == "memcg" and k.get("memcg") == "/ttoom" and k.get("memcg_hierarchy") == "v2"
+            and k.get("memcg_limit_bytes") == 32 << 20,
+            f"constraint={k.get('constraint')} memcg={k.get('memcg')} limit={k.get('memcg_limit_bytes')}")
+    j.check(n, "anon RSS at the kill is near the limit",
+            (16 << 20) <= k.get("rss_anon_bytes", 0) <= (32 << 20) + (truth[0].get("parent_rss_anon_kb", 0) << 10),
+            f"{k.get('rss_anon_bytes', 0) >> 10} KiB")
+    ex = j.one_exit(c, pid, "the OOM child")
+    if ex:
+        j.check(n, "its exit record says oom_killed, signal 9", ex.get("oom_killed") is True and ex.get("signal") == 9)
+    s = c.of("summary")
+    if s:
+        j.check(n, "summary counts the kill and names the victim",
+                s[0].get("oom_kills") == 1 and [v.get("pid") for v in s[0].get("oom_victims", [])] == [pid])
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -271,12 +323,20 @@ def main():
     except ValueError:
         j.vmhwm_exact = True
     j.check("boot", f"guest kernel {kernel} ran /init to the end", done)
-    for name in ("burn", "spike", "threads", "sigkill", "sigterm", "exit7", "prefork", "comm", "cgroup"):
+    for name in ("burn", "spike", "threads", "sigkill", "sigterm", "exit7", "prefork", "live", "oom", "comm",
+                 "cgroup"):
         c = cases.get(name)
         if not j.check(name, "case ran", c is not None and c.rc is not None,
                        "missing from the console log" if c is None else f"rc={c.rc}"):
             continue
-        judge_case(j, c)
+        if name == "live":
+            judge_common(j, c)
+            judge_live(j, c)
+        elif name == "oom":
+            judge_common(j, c)
+            judge_oom(j, c)
+        else:
+            judge_case(j, c)
     # What the kernel offered, for the record.
     sources = defaultdict(int)
     for c in cases.values():
@@ -293,7 +353,8 @@ def main():
             print(f"INFO {j.label} {c.name}: attached after {c.attach_seconds:.1f} s; verifier: "
                   + ", ".join(p.replace(" verified_insns=", " ").split(" xlated")[0] for p in c.progs
                               if p.split(" ")[0] in ("handle_fork", "handle_exec", "handle_exit",
-                                                     "handle_switch", "scan_tasks")))
+                                                     "handle_switch", "scan_tasks", "refresh_tasks",
+                                                     "handle_mark_victim")))
     for l in bad[:20]:
         print(f"INFO {j.label}: dmesg: {l}")
     j.check("boot", "no kernel BUG/Oops/WARNING in dmesg", not bad, f"{len(bad)} lines")
