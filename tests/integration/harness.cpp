@@ -149,10 +149,11 @@ RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<
   return r;
 }
 
-BackgroundTracer::BackgroundTracer(const std::vector<std::string> &args) : json_(is_json(args)) {
+BackgroundTracer::BackgroundTracer(const std::vector<std::string> &args, const std::vector<std::string> &env)
+    : json_(is_json(args)) {
   std::vector<std::string> argv{treetrace_bin(), "-v"};
   argv.insert(argv.end(), args.begin(), args.end());
-  const Spawned child = spawn(argv, {}, Capture::stdout_and_stderr);
+  const Spawned child = spawn(argv, env, Capture::stdout_and_stderr);
   pid_ = child.pid;
   out_fd_ = child.out_fd;
   err_fd_ = child.err_fd;
@@ -186,6 +187,7 @@ RunResult BackgroundTracer::stop(int signo) {
   if (signo)
     kill(pid_, signo);
   result_.err = err_so_far_;
+  result_.out = streamed_; // what next_record() already read, returned or not
   if (!drain(out_fd_, err_fd_, result_.out, result_.err, start + (signo ? 20 : 60))) {
     kill(pid_, SIGKILL);
     ADD_FAILURE() << "treetrace did not stop within 20 s of signal " << signo;
@@ -198,6 +200,50 @@ RunResult BackgroundTracer::stop(int signo) {
   result_.seconds = now_s() - start;
   parse_records(result_, json_);
   return result_;
+}
+
+std::optional<json> BackgroundTracer::next_record(std::chrono::milliseconds timeout) {
+  if (stopped_ || pid_ < 0)
+    return std::nullopt;
+  const double deadline = now_s() + static_cast<double>(timeout.count()) / 1000;
+  char buf[65536];
+  for (;;) {
+    size_t nl;
+    while ((nl = streamed_.find('\n', streamed_next_)) != std::string::npos) {
+      const std::string line = streamed_.substr(streamed_next_, nl - streamed_next_);
+      streamed_next_ = nl + 1;
+      if (line.empty() || !json_)
+        continue;
+      try {
+        return json::parse(line);
+      } catch (const json::parse_error &e) {
+        ADD_FAILURE() << "stdout line is not valid JSON (" << e.what() << "): " << line;
+      }
+    }
+    if (out_eof_)
+      return std::nullopt;
+    const int left_ms = std::max(0, static_cast<int>((deadline - now_s()) * 1000));
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_eof_ ? -1 : err_fd_, POLLIN, 0}};
+    const int ready = poll(fds, 2, left_ms);
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      return std::nullopt;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = read(out_fd_, buf, sizeof buf);
+      if (n <= 0)
+        out_eof_ = true;
+      else
+        streamed_.append(buf, static_cast<size_t>(n));
+    }
+    if (fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      const ssize_t n = read(err_fd_, buf, sizeof buf);
+      if (n <= 0)
+        err_eof_ = true;
+      else
+        err_so_far_.append(buf, static_cast<size_t>(n));
+    }
+  }
 }
 
 BackgroundTracer::~BackgroundTracer() {

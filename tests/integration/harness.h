@@ -50,13 +50,21 @@ RunResult run_treetrace(const std::vector<std::string> &args, const std::vector<
 // A treetrace running in the background (node mode), ready to trace.
 class BackgroundTracer {
 public:
-  explicit BackgroundTracer(const std::vector<std::string> &args);
+  // `env`: extra environment (NAME=value) for treetrace and so for the
+  // command it runs.
+  explicit BackgroundTracer(const std::vector<std::string> &args, const std::vector<std::string> &env = {});
   ~BackgroundTracer();
   bool ready() const { return ready_; }
   pid_t pid() const { return pid_; }
   // Stops treetrace (SIGSTOP) for `seconds`, as a stalled reader would be,
   // then lets it go on.
   void pause_for(double seconds);
+  // The next stdout line (with --format json), parsed, as soon as it is
+  // complete; nullopt if none is complete within `timeout` or stdout has
+  // ended. For tests that read the kernel's figures the moment a record
+  // arrives. Stderr is drained meanwhile so treetrace never blocks on it.
+  // Lines returned here are still in stop()'s and wait()'s result.
+  std::optional<json> next_record(std::chrono::milliseconds timeout);
   // Sends SIGINT and collects the output.
   RunResult stop(int signo = 2);
   // Waits for treetrace to end by itself (run-a-command) and collects the output.
@@ -70,6 +78,9 @@ private:
   RunResult result_;
   bool stopped_ = false;
   bool json_ = false;
+  std::string streamed_;     // stdout already read by next_record(), complete lines and any partial one
+  size_t streamed_next_ = 0; // where the first line not yet returned starts
+  bool out_eof_ = false, err_eof_ = false;
 };
 
 // A process started by spawn(), with the read ends of the pipes that carry

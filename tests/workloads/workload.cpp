@@ -21,6 +21,22 @@
 //   tt_workload signal SIG              kill itself with SIG
 //   tt_workload exit CODE               exit with CODE
 //   tt_workload sleep MS
+//   tt_workload burn-sleep BURST_MS SLEEP_MS ROUNDS  ROUNDS x (burn BURST_MS, sleep SLEEP_MS), record
+//   tt_workload alloc-sleep MIB SLEEP_MS    touch MIB MiB (kept mapped), sleep, record
+//   tt_workload idle-workers N SECONDS [MIB]  touch MIB MiB (8), fork N workers that sleep from birth
+//   tt_workload staggered-threads N STEP_MS LINGER_MS  thread i burns (i+1)*STEP_MS, then linger asleep
+//   tt_workload pool-burn W SECONDS [DUTY_PCT]  master + W forked workers burning DUTY_PCT (50) of the time
+//   tt_workload oom-child MIB               a child touches MIB MiB in 1 MiB steps (to be OOM-killed)
+//   tt_workload oom-children N MIB          N such children, one after the other
+//
+// Environment, applied by every mode at startup before anything else:
+//   TT_CGROUP_PROCS=FILE[:FILE...]    the process moves itself into each
+//                                     cgroup.procs given (one per hierarchy,
+//                                     for hybrid v1/v2 layouts), so it is
+//                                     in place before its first measured
+//                                     instruction and no test has to race it
+//   TT_CHILD_CGROUP_PROCS=FILE[:...]  the same, done by oom-child's child
+//                                     before it allocates
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -518,6 +534,208 @@ int run_churn(uint64_t total, uint64_t alive_target, const std::string &how) {
   return 0;
 }
 
+// Writes "0" (the writer itself) into each cgroup.procs file of a
+// ':'-separated list. Returns false, having said why on stderr, if one
+// cannot be joined: a workload in the wrong cgroup would make its test
+// measure the wrong thing.
+bool join_cgroups(const char *list) {
+  if (!list || !*list)
+    return true;
+  std::string rest = list;
+  while (!rest.empty()) {
+    const size_t colon = rest.find(':');
+    const std::string file = rest.substr(0, colon);
+    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    if (file.empty())
+      continue;
+    const int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) {
+      fprintf(stderr, "tt_workload: cannot join cgroup via %s: %s\n", file.c_str(), strerror(errno));
+      if (fd >= 0)
+        close(fd);
+      return false;
+    }
+    close(fd);
+  }
+  return true;
+}
+
+void sleep_ms(uint64_t ms) {
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1'000'000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Anonymous memory that stays mapped and resident: every page written.
+bool touch_mib(size_t mib) {
+  if (mib == 0)
+    return true;
+  void *p = mmap(nullptr, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return false;
+  memset(p, 0x42, mib << 20);
+  return true;
+}
+
+// Short bursts separated by sleeps, each shorter than a test's snapshot
+// interval: a process that works, then goes idle, again and again.
+int run_burn_sleep(uint64_t burst_ms, uint64_t sleep_ms_each, uint64_t rounds) {
+  for (uint64_t i = 0; i < rounds; i++) {
+    burn_thread_cpu(burst_ms);
+    sleep_ms(sleep_ms_each);
+  }
+  record_self("burn-sleep");
+  return 0;
+}
+
+// Grows once, then is idle: nothing after the allocation switches it out.
+int run_alloc_sleep(size_t mib, uint64_t sleep_ms_total) {
+  if (!touch_mib(mib))
+    return 3;
+  sleep_ms(sleep_ms_total);
+  record_self("alloc-sleep");
+  return 0;
+}
+
+// The gunicorn case: the master maps its memory, then forks workers (no
+// exec) that go to sleep at once, so a worker is never switched out after
+// doing anything. The workers share the master's pages copy-on-write.
+int run_idle_workers(int n, uint64_t seconds, size_t mib) {
+  if (!touch_mib(mib))
+    return 3;
+  const pid_t master = getpid();
+  std::string pids;
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      // Never outlive the master, even when a failing test kills it.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != master)
+        _exit(0);
+      sleep_ms(seconds * 1000);
+      _exit(0);
+    }
+    if (pid < 0)
+      return 3;
+    pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+  }
+  append_truth("{\"kind\":\"idle-workers\",\"master\":" + std::to_string(master) + ",\"workers\":[" + pids + "]}");
+  sleep_ms(seconds * 1000);
+  while (wait(nullptr) > 0) {
+  }
+  return 0;
+}
+
+struct StaggeredThread {
+  uint64_t burn_ms = 0;
+};
+
+void *staggered_thread(void *arg) {
+  burn_thread_cpu(static_cast<StaggeredThread *>(arg)->burn_ms);
+  return nullptr;
+}
+
+// Threads that end one after another, each after its own amount of CPU,
+// then a process that sleeps: its CPU lives on only in the exited threads.
+int run_staggered_threads(int n, uint64_t step_ms, uint64_t linger_ms) {
+  const size_t count = n > 0 ? static_cast<size_t>(n) : 0;
+  std::vector<StaggeredThread> args(count);
+  std::vector<pthread_t> threads(count);
+  for (size_t i = 0; i < count; i++) {
+    args[i].burn_ms = (i + 1) * step_ms;
+    if (pthread_create(&threads[i], nullptr, staggered_thread, &args[i]) != 0)
+      return 3;
+  }
+  for (pthread_t t : threads)
+    pthread_join(t, nullptr);
+  sleep_ms(linger_ms);
+  record_self("staggered-threads");
+  return 0;
+}
+
+// Burns duty_pct of every 20 ms period until `until_ns` (CLOCK_MONOTONIC).
+void burn_duty(uint64_t until_ns, uint64_t duty_pct) {
+  constexpr uint64_t kPeriodMs = 20;
+  const uint64_t busy_ms = kPeriodMs * duty_pct / 100;
+  while (now_ns(CLOCK_MONOTONIC) < until_ns) {
+    if (busy_ms)
+      burn_thread_cpu(busy_ms);
+    if (busy_ms < kPeriodMs)
+      sleep_ms(kPeriodMs - busy_ms);
+  }
+}
+
+// A running pool for attach mode: the master and W forked workers burn at
+// a duty cycle, so they keep being switched out and keep using CPU.
+int run_pool_burn(int workers, uint64_t seconds, uint64_t duty_pct) {
+  if (duty_pct > 100)
+    duty_pct = 100;
+  const uint64_t until = now_ns(CLOCK_MONOTONIC) + seconds * 1'000'000'000ull;
+  const pid_t master = getpid();
+  for (int i = 0; i < workers; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != master)
+        _exit(0);
+      burn_duty(until, duty_pct);
+      _exit(0);
+    }
+    if (pid < 0)
+      return 3;
+  }
+  burn_duty(until, duty_pct);
+  while (wait(nullptr) > 0) {
+  }
+  return 0;
+}
+
+// The child: moves itself into the memory-limited cgroup, then allocates
+// and touches 1 MiB at a time until it has MIB MiB or the OOM killer
+// ends it. Exits 0 only if it was not killed.
+[[noreturn]] void oom_child_body(size_t mib) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (!join_cgroups(getenv("TT_CHILD_CGROUP_PROCS")))
+    _exit(4);
+  for (size_t i = 0; i < mib; i++) {
+    void *p = mmap(nullptr, 1u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      _exit(3);
+    memset(p, 0x6b, 1u << 20);
+  }
+  _exit(0);
+}
+
+// Forks one oom child and records how it ended, as wait() saw it. Also
+// records the parent's anonymous RSS at the fork: the child starts with
+// those pages (copy-on-write, charged to the parent's cgroup), so its anon
+// RSS can exceed what the limited cgroup charged it by that much.
+bool run_one_oom_child(size_t mib) {
+  const long parent_anon_kb = status_kb("RssAnon");
+  const pid_t pid = fork();
+  if (pid == 0)
+    oom_child_body(mib);
+  if (pid < 0)
+    return false;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid)
+    return false;
+  append_truth("{\"kind\":\"oom-child\",\"pid\":" + std::to_string(pid) + ",\"status\":" + std::to_string(status) +
+               ",\"signal\":" + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) +
+               ",\"parent_rss_anon_kb\":" + std::to_string(parent_anon_kb) + "}");
+  return true;
+}
+
+int run_oom_children(uint64_t n, size_t mib) {
+  const uint64_t start = now_ns(CLOCK_MONOTONIC);
+  for (uint64_t i = 0; i < n; i++)
+    if (!run_one_oom_child(mib))
+      return 3;
+  append_truth("{\"kind\":\"oom-children\",\"children\":" + std::to_string(n) +
+               ",\"wall_ns\":" + std::to_string(now_ns(CLOCK_MONOTONIC) - start) + "}");
+  return 0;
+}
+
 int usage() {
   fprintf(stderr, "usage: tt_workload MODE ARGS... (see the source)\n");
   return 2;
@@ -530,6 +748,25 @@ int main(int argc, char **argv) {
     return usage();
   const std::string mode = argv[1];
   auto arg = [&](int i) -> uint64_t { return i < argc ? strtoull(argv[i], nullptr, 10) : 0; };
+  // Joined before anything is done or measured; not passed on, so a
+  // descendant a test moves elsewhere is not pulled back by its own exec.
+  if (!join_cgroups(getenv("TT_CGROUP_PROCS")))
+    return 4;
+  unsetenv("TT_CGROUP_PROCS");
+  if (mode == "burn-sleep")
+    return run_burn_sleep(arg(2), arg(3), arg(4));
+  if (mode == "alloc-sleep")
+    return run_alloc_sleep(arg(2), arg(3));
+  if (mode == "idle-workers")
+    return run_idle_workers(static_cast<int>(arg(2)), arg(3), argc > 4 ? arg(4) : 8);
+  if (mode == "staggered-threads")
+    return run_staggered_threads(static_cast<int>(arg(2)), arg(3), arg(4));
+  if (mode == "pool-burn")
+    return run_pool_burn(static_cast<int>(arg(2)), arg(3), argc > 4 ? arg(4) : 50);
+  if (mode == "oom-child")
+    return run_one_oom_child(arg(2)) ? 0 : 3;
+  if (mode == "oom-children")
+    return run_oom_children(arg(2), arg(3));
   if (mode == "burn")
     return run_burn(arg(2));
   if (mode == "spike")
