@@ -1121,9 +1121,10 @@ int refresh_tasks(struct bpf_iter__task *ctx)
 	integrate_rss(ps, t->mm, now);
 	fill_sample(&row, t, ps, now, TT_SAMPLE_REFRESH);
 	/*
-	 * A row never straddles a read(): userspace reads at most 16 KiB at a
-	 * time, and the iterator's buffer (8 pages) ends a read() as soon as
-	 * that much is ready, so a row is never cut and shown again.
+	 * The iterator's buffer is 8 pages, and a read() ends at the first row
+	 * that brings it to the size userspace asked for (16 KiB), so the
+	 * buffer never overflows and no row is dropped and shown again; a row
+	 * that goes past the asked size is handed over by the next read().
 	 */
 	bpf_seq_write(ctx->meta->seq, &row, sizeof(row));
 	return 0;

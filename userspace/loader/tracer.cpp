@@ -91,7 +91,6 @@ struct Tracer::Impl {
   std::unique_ptr<bpf_link, LinkDeleter> refresh_link;
   OomSupport oom = OomSupport::Full;
   uint64_t refresh_generation = 0;
-  std::string refresh_rows; // bytes of a refresh's pass 2, reused between refreshes
   int possible_cpus = 1;
 
   static int on_ring_record(void *ctx, void *data, size_t size) {
@@ -258,47 +257,56 @@ std::optional<std::string> Tracer::start() {
 std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
   Impl &m = *impl_;
   const auto began = std::chrono::steady_clock::now();
-  char chunk[16384]; // see refresh_tasks: must stay below the iterator's 8-page buffer
-  auto run_pass = [&](uint32_t pass, std::string *rows) -> std::optional<std::string> {
+  constexpr size_t row_size = sizeof(tt_sample_event);
+  // Below the iterator's 8-page buffer: see refresh_tasks.
+  alignas(8) char chunk[16384 + row_size];
+  size_t rows = 0;
+  double apply_us = 0;
+  // Pass 2's rows are handed over as they are read, so memory stays at one
+  // chunk however many processes there are; a row cut by a read() is
+  // completed by the next.
+  auto run_pass = [&](uint32_t pass, bool report) -> std::optional<std::string> {
     m.skel->bss->refresh_pass = pass;
     UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
     if (iter.get() < 0)
       return "cannot start a live-state refresh: " + errno_reason(errno);
+    size_t carried = 0;
     for (;;) {
-      ssize_t n = read(iter.get(), chunk, sizeof chunk);
+      ssize_t n = read(iter.get(), chunk + carried, sizeof chunk - carried);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
         return "live-state refresh failed: " + errno_reason(errno);
       if (n == 0)
-        return std::nullopt;
-      if (rows)
-        rows->append(chunk, static_cast<size_t>(n));
+        return carried == 0 ? std::nullopt : std::optional<std::string>("live-state refresh ended inside a row");
+      if (!report)
+        continue;
+      const size_t have = carried + static_cast<size_t>(n);
+      size_t off = 0;
+      const auto applying = std::chrono::steady_clock::now();
+      for (; off + row_size <= have; off += row_size, rows++)
+        on_row(chunk + off, row_size);
+      apply_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - applying).count();
+      carried = have - off;
+      std::memmove(chunk, chunk + off, carried);
     }
   };
   m.skel->bss->refresh_generation = ++m.refresh_generation;
-  if (auto err = run_pass(1, nullptr))
+  if (auto err = run_pass(1, false))
     return err;
-  m.refresh_rows.clear();
-  if (auto err = run_pass(2, &m.refresh_rows))
-    return err;
-  const auto iterated = std::chrono::steady_clock::now();
-  // Fork and exit records of the processes just read are in the ring
-  // buffer already: reading them first lets the rows update processes
-  // the aggregator knows, and be recognised as stale for those gone.
+  // Fork and exit records waiting in the ring buffer go first, so rows
+  // update processes the aggregator knows, and the rows of processes whose
+  // exit records were just read are recognised as stale.
+  const auto draining = std::chrono::steady_clock::now();
   ring_buffer__consume(m.ring.get());
-  constexpr size_t row_size = sizeof(tt_sample_event);
-  size_t rows = 0;
-  for (size_t off = 0; off + row_size <= m.refresh_rows.size(); off += row_size, rows++)
-    on_row(m.refresh_rows.data() + off, row_size);
+  const double drain_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - draining).count();
+  if (auto err = run_pass(2, true))
+    return err;
   if (stats) {
     stats->processes = rows;
-    stats->iterate_us = std::chrono::duration<double, std::micro>(iterated - began).count();
-    stats->total_us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+    stats->total_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+    stats->iterate_us = stats->total_us - apply_us - drain_us;
   }
-  if (m.refresh_rows.size() % row_size != 0)
-    return "live-state refresh returned a partial row";
   return std::nullopt;
 }
 

@@ -59,8 +59,8 @@ enum class OomSupport {
 
 struct RefreshStats {
   size_t processes = 0;  // rows: traced processes with a memory image
-  double iterate_us = 0; // both iterator passes
-  double total_us = 0;   // with the rows handed over
+  double iterate_us = 0; // the two iterator passes alone
+  double total_us = 0;   // the whole refresh: with the rows handed over, and the ring drained between passes
 };
 
 class Tracer {
@@ -85,9 +85,8 @@ public:
   // Makes live state current: credits every traced thread's CPU, faults and
   // context switches to its process, then reads every traced process's
   // counters and memory, synchronously, and hands each row (a
-  // tt_sample_event of origin TT_SAMPLE_REFRESH) to `on_row`, after first
-  // handing waiting ring buffer records to the record callback. Only after
-  // start().
+  // tt_sample_event of origin TT_SAMPLE_REFRESH) to `on_row`; waiting ring
+  // buffer records go to the record callback first. Only after start().
   std::optional<std::string> refresh(const RecordHandler &on_row, RefreshStats *stats = nullptr);
   bool reports_oom_kills() const;
 
