@@ -136,7 +136,7 @@ node_case cgroup "--cgroup /sys/fs/cgroup/ttcg" \
 	sh -c "echo \$\$ >/sys/fs/cgroup/ttcg/cgroup.procs && exec $W wait4 $W burn 150"
 
 echo "TT|info|tests_done_at|$(uptime_s)"
-dmesg | grep -iE 'bpf|warning|bug:|oops|call trace|segfault|stall|clocksource|treetrace' | tag dmesg line
+dmesg | grep -iE 'bpf|warning|bug:|oops|call trace|segfault|stall|clocksource|treetrace|invoked oom-killer' | tag dmesg line
 echo "TT-DONE"
 sync
 poweroff -f
