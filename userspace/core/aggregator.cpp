@@ -1,4 +1,6 @@
 #include "core/aggregator.h"
+#include "core/pid_table.h"
+#include "core/reports.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,63 +18,10 @@ namespace {
 
 // Earlier comms kept per process; longer exec chains keep the latest ones.
 constexpr size_t comm_history_kept = 8;
-// Exited processes remembered so that their late records (reordered across
-// CPUs, a short range) are recognised as stale rather than as new processes.
-constexpr size_t recent_exits_kept = 4096;
 // OOM victims named in reports; a storm of kills keeps the latest.
 constexpr size_t max_oom_victims_kept = 1024;
 
-template <typename V> using ProcMap = std::unordered_map<ProcKey, V, ProcKeyHash>;
-
-uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
-
-[[maybe_unused]] uint64_t rounded(double v) { return static_cast<uint64_t>(std::llround(v)); }
-
-bool key_less(const ProcKey &a, const ProcKey &b) { return std::tie(a.pid, a.start_ns) < std::tie(b.pid, b.start_ns); }
-
-struct Process {
-  ProcKey key;
-  ProcKey tree;      // root of the tree it was born into
-  uint32_t ppid = 0; // current parent, which changes on reparenting
-  LearnedVia learned_via = LearnedVia::Fork;
-  std::string comm;
-  std::vector<std::string> comm_history;
-  bool observed = false; // counters seen at least once
-  uint64_t cpu_ns = 0;
-  uint64_t cpu_first_ns = 0;
-  uint64_t rss_bytes = 0;
-  uint64_t rss_first_bytes = 0;
-  uint64_t rss_peak_bytes = 0;
-  double rss_integral_byte_ns = 0;
-  uint64_t rss_integral_span_ns = 0;
-  ProcActivity activity;
-  bool oom_killed = false;
-  uint64_t cgroup_id = 0;      // as of its last record
-  std::string group;           // its group under --group-by other than tree
-  uint64_t group_cpu_base = 0; // cpu_ns when it joined that group
-
-  // Its share of its group: the CPU used since it joined.
-  CommUsage group_usage() const { return {comm, 1, cpu_ns - std::min(cpu_ns, group_cpu_base), rss_peak_bytes}; }
-
-  uint64_t rss_avg_bytes() const {
-    if (rss_integral_span_ns == 0)
-      return rss_bytes;
-    return rounded(rss_integral_byte_ns / static_cast<double>(rss_integral_span_ns));
-  }
-
-  CommUsage usage() const { return {comm, 1, cpu_ns, rss_peak_bytes}; }
-};
-
 using Tree = Account;
-
-// A report kept after its process was freed, labelled with its tree.
-struct ExitedReport {
-  ProcKey tree;
-  std::string group;
-  ProcessReport report;
-};
-using ExitedByTree = ProcMap<std::vector<const ProcessReport *>>;
-using ExitedByGroup = std::unordered_map<std::string, std::vector<const ProcessReport *>>;
 
 // What a record says about a process the aggregator has not seen yet.
 struct Newcomer {
@@ -159,13 +108,13 @@ struct Aggregator::Impl {
   }
 
   std::vector<TreeReport> snapshot(uint64_t now_ns, bool with_processes) {
-    const std::optional<ExitedByTree> exited = exited_index(with_processes);
-    const std::optional<ExitedByGroup> exited_groups = exited_group_index(with_processes);
+    const std::optional<ExitedByTree> exited = reports().exited_by_tree(with_processes);
+    const std::optional<ExitedByGroup> exited_groups = reports().exited_by_group(with_processes && grouping());
     std::vector<TreeReport> out;
     auto take = [&](Account &a) {
       if (a.members.empty())
         return;
-      out.push_back(account_report(a, now_ns, exited, exited_groups, grouping()));
+      out.push_back(reports().account(a, now_ns, exited, exited_groups, grouping()));
       a.cpu_baseline_ns = a.cpu_ns;
     };
     if (grouping())
@@ -185,15 +134,15 @@ struct Aggregator::Impl {
   }
 
   std::vector<TreeReport> final_report(uint64_t now_ns, bool with_processes) const {
-    const std::optional<ExitedByTree> exited = exited_index(with_processes);
-    const std::optional<ExitedByGroup> exited_groups = exited_group_index(with_processes);
+    const std::optional<ExitedByTree> exited = reports().exited_by_tree(with_processes);
+    const std::optional<ExitedByGroup> exited_groups = reports().exited_by_group(with_processes && grouping());
     std::vector<TreeReport> out;
     if (grouping())
       for (const auto &[key, g] : groups_.all())
-        out.push_back(account_report(g, now_ns, exited, exited_groups, true));
+        out.push_back(reports().account(g, now_ns, exited, exited_groups, true));
     else
       for (const auto &[root, t] : trees_)
-        out.push_back(account_report(t, now_ns, exited, exited_groups, false));
+        out.push_back(reports().account(t, now_ns, exited, exited_groups, false));
     std::sort(out.begin(), out.end(), [](const TreeReport &a, const TreeReport &b) {
       if (a.cpu_ns != b.cpu_ns)
         return a.cpu_ns > b.cpu_ns;
@@ -213,8 +162,8 @@ struct Aggregator::Impl {
     auto it = trees_.find(root);
     if (it == trees_.end())
       return std::nullopt;
-    const std::optional<ExitedByTree> exited = exited_index(with_processes);
-    return account_report(it->second, now_ns, exited, std::nullopt, false);
+    const std::optional<ExitedByTree> exited = reports().exited_by_tree(with_processes);
+    return reports().account(it->second, now_ns, exited, std::nullopt, false);
   }
 
   size_t reconcile(const std::vector<Aggregator::LiveProcess> &live, uint64_t now_ns) {
@@ -347,8 +296,8 @@ private:
     Process *p = nullptr;
     if (ev.victim_pid_only) {
       // Only a thread id: the live process holding it, when it is a leader.
-      if (auto holder = pid_holder_.find(ev.hdr.proc.pid); holder != pid_holder_.end())
-        if (auto it = live_.find(holder->second); it != live_.end())
+      if (auto holder = pids_.holder(ev.hdr.proc.pid))
+        if (auto it = live_.find(*holder); it != live_.end())
           p = &it->second;
     } else {
       p = subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
@@ -497,10 +446,10 @@ private:
   const Process *tree_parent(uint32_t ppid) const {
     if (config_.init_children_are_roots && ppid <= 1)
       return nullptr;
-    auto holder = pid_holder_.find(ppid);
-    if (holder == pid_holder_.end())
+    auto holder = pids_.holder(ppid);
+    if (!holder)
       return nullptr;
-    auto it = live_.find(holder->second);
+    auto it = live_.find(*holder);
     return it == live_.end() ? nullptr : &it->second;
   }
 
@@ -527,52 +476,22 @@ private:
     return true;
   }
 
-  bool holds_pid(const ProcKey &key) const {
-    auto holder = pid_holder_.find(key.pid);
-    return holder != pid_holder_.end() && holder->second == key;
-  }
-
-  bool has_exited(const ProcKey &key) const {
-    if (recent_exits_.contains(key))
-      return true;
-    // PIDs are unique among live processes: a newer holder means this one is gone.
-    auto holder = pid_holder_.find(key.pid);
-    return holder != pid_holder_.end() && holder->second.start_ns > key.start_ns;
-  }
+  bool holds_pid(const ProcKey &key) const { return pids_.holds(key); }
+  bool has_exited(const ProcKey &key) const { return pids_.has_exited(key); }
 
   void claim_pid(const ProcKey &key, uint64_t ts_ns) {
-    auto [holder, inserted] = pid_holder_.try_emplace(key.pid, key);
-    if (inserted || holder->second == key)
-      return;
-    const ProcKey displaced = std::exchange(holder->second, key);
     // The PID was freed and reused, so the old holder's exit record was lost
     // (or is later than everything else): fold it with what we have.
-    if (auto it = live_.find(displaced); it != live_.end()) {
-      ++stats_.exits_lost;
-      retire(it->second, ts_ns, nullptr);
-    }
-  }
-
-  void release_pid(const ProcKey &key) {
-    if (auto holder = pid_holder_.find(key.pid); holder != pid_holder_.end() && holder->second == key)
-      pid_holder_.erase(holder);
+    if (auto displaced = pids_.claim(key))
+      if (auto it = live_.find(*displaced); it != live_.end()) {
+        ++stats_.exits_lost;
+        retire(it->second, ts_ns, nullptr);
+      }
   }
 
   void forget_untracked(const ProcKey &key) {
-    if (!holds_pid(key))
-      return;
-    release_pid(key);
-    remember_exit(key);
-  }
-
-  void remember_exit(const ProcKey &key) {
-    if (!recent_exits_.insert(key).second)
-      return;
-    recent_exit_order_.push_back(key);
-    if (recent_exit_order_.size() > recent_exits_kept) {
-      recent_exits_.erase(recent_exit_order_.front());
-      recent_exit_order_.pop_front();
-    }
+    if (pids_.holds(key))
+      pids_.release(key);
   }
 
   void observe(Process &p, const ProcCounters &c, uint64_t ts_ns) {
@@ -615,8 +534,7 @@ private:
     if (t.members.empty())
       finished_trees_.emplace(t.last_ts_ns, t.root);
     const ProcKey key = p.key;
-    release_pid(key);
-    remember_exit(key);
+    pids_.release(key);
     live_.erase(key);
   }
 
@@ -629,7 +547,7 @@ private:
       exited_reports_.pop_front();
       ++stats_.exited_reports_dropped;
     }
-    ProcessReport report = process_report(p, ts_ns);
+    ProcessReport report = reports().process(p, ts_ns);
     report.live = false;
     if (exit && exit->signal != 0)
       report.signal = exit->signal;
@@ -695,137 +613,18 @@ private:
     trees_.erase(from);
   }
 
-  ProcessReport process_report(const Process &p, uint64_t now_ns) const {
-    ProcessReport r;
-    r.key = p.key;
-    r.ppid = p.ppid;
-    r.comm = p.comm;
-    r.comm_history = p.comm_history;
-    r.learned_via = p.learned_via;
-    r.cpu_ns = p.cpu_ns;
-    r.rss_bytes = p.rss_bytes;
-    r.rss_first_bytes = p.rss_first_bytes;
-    r.rss_peak_bytes = p.rss_peak_bytes;
-    r.rss_avg_bytes = p.rss_avg_bytes();
-    r.wall_ns = saturating_sub(now_ns, p.key.start_ns);
-    r.activity = p.activity;
-    r.oom_killed = p.oom_killed;
-    return r;
-  }
-
-  // Kept reports of exited processes by tree, built only for reports that
-  // list processes.
-  std::optional<ExitedByTree> exited_index(bool with_processes) const {
-    if (!with_processes)
-      return std::nullopt;
-    ExitedByTree index;
-    for (const ExitedReport &kept : exited_reports_)
-      index[kept.tree].push_back(&kept.report);
-    return index;
-  }
-
-  std::optional<ExitedByGroup> exited_group_index(bool with_processes) const {
-    if (!with_processes || !grouping())
-      return std::nullopt;
-    ExitedByGroup index;
-    for (const ExitedReport &kept : exited_reports_)
-      index[kept.group].push_back(&kept.report);
-    return index;
-  }
-
-  TreeReport account_report(const Account &t, uint64_t now_ns, const std::optional<ExitedByTree> &exited,
-                            const std::optional<ExitedByGroup> &exited_groups, bool is_group) const {
-    const bool live = !t.members.empty();
-    TreeReport r;
-    r.root = t.root;
-    r.root_comm = t.root_comm;
-    r.group = t.group;
-    r.cgroup_id = t.cgroup_id;
-    r.procs_total = t.procs_total;
-    r.procs_live = t.members.size();
-    r.cpu_ns = t.cpu_ns;
-    r.cpu_interval_ns = saturating_sub(t.cpu_ns, t.cpu_baseline_ns);
-    r.rss_bytes = t.rss_sum_bytes;
-    if (live)
-      r.pss_bytes = t.pss_bytes;
-    r.rss_peak_bytes = t.rss_peak_bytes;
-    r.rss_avg_bytes = rss_average(t, live ? std::max(now_ns, t.rss_integrated_to_ns) : t.last_ts_ns);
-    r.proc_rss_peak_bytes = t.proc_rss_peak_bytes;
-    r.oom_kills = t.oom_kills;
-    r.first_ts_ns = t.first_ts_ns;
-    r.last_ts_ns = t.last_ts_ns;
-    r.by_comm = by_comm(t, is_group);
-    r.top_grower = top_grower(t, now_ns);
-    if (is_group && exited_groups) {
-      auto it = exited_groups->find(t.group);
-      r.processes = processes(t, now_ns, it == exited_groups->end() ? nullptr : &it->second);
-    } else if (!is_group && exited) {
-      auto it = exited->find(t.root);
-      r.processes = processes(t, now_ns, it == exited->end() ? nullptr : &it->second);
-    }
-    return r;
-  }
-
-  std::vector<CommUsage> by_comm(const Account &t, bool is_group) const {
-    CommMap merged = t.exited_by_comm;
-    for (const ProcKey &member : t.members) {
-      const Process &p = live_.at(member);
-      accumulate(comm_slot(merged, p.comm, config_.max_comms_per_tree), is_group ? p.group_usage() : p.usage());
-    }
-    std::vector<CommUsage> out;
-    out.reserve(merged.size());
-    for (auto &[comm, usage] : merged)
-      out.push_back(std::move(usage));
-    std::sort(out.begin(), out.end(), [](const CommUsage &a, const CommUsage &b) {
-      return a.cpu_ns != b.cpu_ns ? a.cpu_ns > b.cpu_ns : a.comm < b.comm;
-    });
-    return out;
-  }
-
-  std::optional<ProcessReport> top_grower(const Tree &t, uint64_t now_ns) const {
-    const Process *best = nullptr;
-    uint64_t best_growth = 0;
-    for (const ProcKey &member : t.members) {
-      const Process &p = live_.at(member);
-      const uint64_t growth = saturating_sub(p.rss_bytes, p.rss_first_bytes);
-      if (growth == 0)
-        continue;
-      if (!best || growth > best_growth || (growth == best_growth && key_less(p.key, best->key))) {
-        best = &p;
-        best_growth = growth;
-      }
-    }
-    if (!best)
-      return std::nullopt;
-    return process_report(*best, now_ns);
-  }
-
-  // Live members by CPU, then the retained reports of exited ones in exit order.
-  std::vector<ProcessReport> processes(const Account &t, uint64_t now_ns,
-                                      const std::vector<const ProcessReport *> *exited) const {
-    std::vector<ProcessReport> out;
-    for (const ProcKey &member : t.members)
-      out.push_back(process_report(live_.at(member), now_ns));
-    std::sort(out.begin(), out.end(), [](const ProcessReport &a, const ProcessReport &b) {
-      return a.cpu_ns != b.cpu_ns ? a.cpu_ns > b.cpu_ns : key_less(a.key, b.key);
-    });
-    if (exited)
-      for (const ProcessReport *report : *exited)
-        out.push_back(*report);
-    return out;
-  }
+  // Reports read the live table and the kept reports of exited processes.
+  ReportBuilder reports() const { return ReportBuilder(live_, exited_reports_, config_.max_comms_per_tree); }
 
   AggregatorConfig config_;
   mutable AggregatorStats stats_; // the group counters are copied in when read
   ProcMap<Process> live_;
   // The process holding each PID, tracked or not: a holder missing from
   // live_ was refused when the table was full.
-  std::unordered_map<uint32_t, ProcKey> pid_holder_;
+  PidTable pids_;
   ProcMap<Tree> trees_;
   GroupIndex groups_; // --group-by other than tree
   std::multimap<uint64_t, ProcKey> finished_trees_; // by end time, for eviction
-  ProcSet recent_exits_;
-  std::deque<ProcKey> recent_exit_order_;
   std::deque<ExitedReport> exited_reports_; // oldest dropped first
   std::deque<OomVictim> oom_victims_;        // oldest dropped first
 };
