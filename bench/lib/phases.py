@@ -4,18 +4,20 @@ same round, with the order of the conditions rotated from round to round
 (A B C, B C A, C A B, ...)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from common import (Dist, count_processes, forks_since_boot, log, median, prog_table, proc_cpu_s, proc_mem_kib,
-                    proc_status_kib, quantile, ratio, run, set_bpf_stats, start, stop)
+from common import (Dist, count_processes, forks_since_boot, log, median, prog_ids_of, prog_table, proc_cpu_s,
+                    proc_mem_kib, proc_status_kib, quantile, ratio, run, set_bpf_stats, start, stop)
 from tools import RunningTool, ToolSpec, start_tool, stop_tool
 
 SWITCH_HOOKS = {"switch", "wakeup", "wakeup_new"}
@@ -631,6 +633,380 @@ def accuracy(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, av
                               "cpu_within": cpu_ok, "cpu_within_frac": cpu_ok / n if n else None,
                               "rss_err_kib": dist(rss_err_kib), "cpu_err_ms": dist(cpu_err_ms)}
     return res
+
+
+# ---- 6. live-state refresh -------------------------------------------------------
+
+# What treetrace -v logs to stderr for each refresh of its live state (before
+# every --interval snapshot and before the final report).
+REFRESH_RE = re.compile(rb"refresh: (\d+) processes in ([0-9.]+) us \(iterator ([0-9.]+) us\)")
+# Runs $@ after moving the shell itself into the cgroup directory given as $0,
+# so the workload and everything it starts are in it from their first instruction.
+IN_CGROUP = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+
+
+def cgroup2_mount() -> str | None:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
+    /sys/fs/cgroup/unified on hybrid layouts), from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[:1] == ["cgroup2"]:
+                return left.split()[4].replace("\\040", " ")
+    return None
+
+
+def count_tasks() -> int:
+    n = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                n += len(os.listdir(f"/proc/{d}/task"))
+            except OSError:
+                pass
+    return n
+
+
+def _members(cg: str) -> list[int]:
+    try:
+        with open(os.path.join(cg, "cgroup.procs")) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def _room_for(extra_tasks: int):
+    """Makes sure the node can hold extra_tasks more tasks: kernel.pid_max,
+    kernel.threads-max and this process's RLIMIT_NPROC (which its children
+    inherit) are raised only where they are short, and put back on the way out."""
+    need = count_tasks() + extra_tasks + 4096
+    changed: list[str] = []
+    restore: list = []
+    try:
+        for key, cap in (("pid_max", 4194304), ("threads-max", None)):
+            path = f"/proc/sys/kernel/{key}"
+            with open(path) as f:
+                cur = int(f.read())
+            if cur < need:
+                new = min(need, cap) if cap else need
+                with open(path, "w") as f:
+                    f.write(str(new))
+                restore.append((path, cur))
+                changed.append(f"kernel.{key} {cur} → {new}")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        if soft != resource.RLIM_INFINITY and soft < need:
+            new_hard = hard if hard == resource.RLIM_INFINITY or hard >= need else need
+            resource.setrlimit(resource.RLIMIT_NPROC, (need, new_hard))
+            restore.append(("nproc", (soft, hard)))
+            changed.append(f"RLIMIT_NPROC {soft} → {need}")
+        yield changed
+    finally:
+        for what, old in reversed(restore):
+            try:
+                if what == "nproc":
+                    resource.setrlimit(resource.RLIMIT_NPROC, old)
+                else:
+                    with open(what, "w") as f:
+                        f.write(str(old))
+            except OSError as e:
+                log(f"refresh: cannot put back {what}: {e}")
+
+
+def _empty_cgroup(cg: str, timeout: float = 20.0) -> bool:
+    """SIGKILLs whatever is left in the scratch cgroup (only processes this
+    phase started are ever in it) until it is empty."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _members(cg)
+        if not pids:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _scratch_cgroup(mount: str, tag: str):
+    path = os.path.join(mount, f"ttbench-refresh-{os.getpid()}-{tag}")
+    if os.path.isdir(path):  # left by an earlier, killed run of this process id
+        _empty_cgroup(path)
+        os.rmdir(path)
+    os.mkdir(path)
+    try:
+        yield path
+    finally:
+        if not _empty_cgroup(path):
+            log(f"refresh: {path} still has processes: {_members(path)}")
+        for _ in range(50):
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            log(f"refresh: cannot remove {path}")
+
+
+def _start_in_cgroup(cg: str, cmd: list[str], **kw) -> subprocess.Popen:
+    return start(["/bin/sh", "-c", IN_CGROUP, cg] + cmd, **kw)
+
+
+def _stop_sleepers(p: subprocess.Popen, cg: str) -> None:
+    """The sleepers' children first, by their pids, so that their parent
+    reaps them; then the parent and its whole process group."""
+    for pid in _members(cg):
+        if pid != p.pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    stop(p, signal.SIGKILL, timeout=10)
+
+
+class _RefreshLog:
+    """The refresh lines of a treetrace -v stderr file, read as they are written."""
+
+    def __init__(self, path: str):
+        self.path, self.offset, self.partial, self.rows = path, 0, b"", []
+
+    def poll(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        new = []
+        for line in lines:
+            m = REFRESH_RE.search(line)
+            if m:
+                new.append({"procs": int(m.group(1)), "total_us": float(m.group(2)),
+                            "iter_us": float(m.group(3)), "t": time.monotonic()})
+        self.rows += new
+        return new
+
+
+def _refresh_dists(rows: list[dict]) -> dict:
+    return {"total_us": Dist([r["total_us"] for r in rows]).to_json(),
+            "iter_us": Dist([r["iter_us"] for r in rows]).to_json(),
+            "apply_us": Dist([r["total_us"] - r["iter_us"] for r in rows]).to_json(),
+            "per_1000_us": Dist([r["total_us"] / r["procs"] * 1000 for r in rows if r["procs"]]).to_json(),
+            "procs": Dist([r["procs"] for r in rows]).to_json()}
+
+
+def _runqueue_wait_s(pid: int) -> float | None:
+    """Time pid's threads have spent runnable but waiting for a CPU (the
+    second field of /proc/PID/task/TID/schedstat), in seconds."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+def _refresh_prog_cost(tool: RunningTool, rlog: _RefreshLog, refreshes: int, interval_ms: int) -> dict | None:
+    """The iterator program's own time (bpf_stats) over a few more
+    refreshes, taken after the timed ones because bpf_stats adds two clock
+    reads to every BPF program run, sched_switch's included."""
+    table = prog_table()
+    ids = [i for i in prog_ids_of(tool.pid) if table.get(i, {}).get("name") == "refresh_tasks"]
+    if not ids:
+        return None
+    set_bpf_stats(True)
+    try:
+        rlog.poll()
+        mark = len(rlog.rows)
+        s0, tasks0 = prog_table(), count_tasks()
+        deadline = time.monotonic() + refreshes * interval_ms / 1000 * 4 + 10
+        while len(rlog.rows) - mark < refreshes and time.monotonic() < deadline:
+            time.sleep(interval_ms / 1000 / 2)
+            rlog.poll()
+        s1, tasks1 = prog_table(), count_tasks()
+    finally:
+        set_bpf_stats(False)
+    ns = sum(s1[i]["run_time_ns"] - s0[i]["run_time_ns"] for i in ids if i in s0 and i in s1)
+    cnt = sum(s1[i]["run_cnt"] - s0[i]["run_cnt"] for i in ids if i in s0 and i in s1)
+    tasks = (tasks0 + tasks1) / 2
+    per_visit = ns / cnt if cnt else None
+    rows = rlog.rows[mark:]
+    return {"ns_per_visit": per_visit, "visits": cnt, "node_tasks": tasks,
+            # two passes, each visiting every task on the node
+            "prog_us_per_refresh": per_visit * 2 * tasks / 1e3 if per_visit else None,
+            "iter_us": Dist([r["iter_us"] for r in rows]).to_json(), "refreshes": len(rows)}
+
+
+def _refresh_run(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, cg: str, n: int,
+                 measure: bool, storm: bool) -> dict:
+    """n sleeping processes in the scratch cgroup cg, traced by
+    treetrace -v --cgroup cg --interval; the refresh lines once all n+1 (the
+    sleepers and their parent) are reported, then, if storm, a fork+exec
+    storm inside the same cgroup."""
+    interval = cfg["rf_interval_ms"]
+    hold_s = 900  # outlives the phase; the sleepers are killed at the end
+    expect = n + 1
+    out: dict = {"n": n, "expected_procs": expect}
+    t_fork = time.monotonic()
+    sleepers = _start_in_cgroup(cg, [paths["tt_workload"], "sleepers", str(n), str(hold_s)])
+    try:
+        deadline = time.monotonic() + 120
+        while len(_members(cg)) < expect:
+            if sleepers.poll() is not None:
+                raise RuntimeError(f"tt_workload sleepers {n} exited {sleepers.returncode} after "
+                                   f"{len(_members(cg))} processes")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(_members(cg))} of {expect} sleepers after 120 s")
+            time.sleep(0.05)
+        out["sleepers_started_s"] = time.monotonic() - t_fork
+        key = f"treetrace_refresh_{n}"
+        err_path = os.path.join(logdir, f"{key}.0.stderr")
+        out_path = os.path.join(logdir, f"{key}.jsonl")
+        for pth in (err_path, out_path):
+            if os.path.exists(pth):
+                os.unlink(pth)
+        base = specs["treetrace"]
+        cmd = [base.cmds[0][0], "-v", "--format", "json", "--events", "none", "--interval", f"{interval}ms",
+               "--cgroup", cg]
+        out["cmd"] = " ".join(["treetrace"] + cmd[1:-1] + ["SCRATCH_CGROUP"])
+        tool = start_tool(ToolSpec(key, base.label, [cmd], base.classify, base.ready_hooks), logdir,
+                          stdout_path=out_path)
+        rlog = _RefreshLog(err_path)
+        try:
+            deadline = time.monotonic() + 60
+            while not any(r["procs"] >= expect for r in rlog.rows):
+                if tool.procs[0].poll() is not None:
+                    raise RuntimeError(f"treetrace exited {tool.procs[0].returncode} (see {err_path})")
+                if time.monotonic() > deadline:
+                    seen = max((r["procs"] for r in rlog.rows), default=None)
+                    raise RuntimeError(f"no refresh reported all {expect} processes within 60 s "
+                                       f"(most: {seen}; see {err_path})")
+                rlog.poll()
+                time.sleep(0.05)
+            first = next(i for i, r in enumerate(rlog.rows) if r["procs"] >= expect)
+            out["before_all_seen"] = first
+            out["first_full_us"] = rlog.rows[first]["total_us"]
+            out["ready_after_s"] = tool.ready_after_s
+            if measure:
+                # Only refreshes that start from here count: the first one to
+                # report them all may still be catching up with the start,
+                # and those logged while start_tool() waited for treetrace
+                # to settle ran beside its polling.
+                got: list[dict] = []
+                rlog.poll()
+                cpu0, wait0, t0 = proc_cpu_s(tool.pid), _runqueue_wait_s(tool.pid), time.monotonic()
+                mark = len(rlog.rows)
+                out["node_tasks"] = count_tasks()
+                deadline = t0 + cfg["rf_lines"] * interval / 1000 * 4 + 30
+                while len(got) < cfg["rf_lines"]:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"only {len(got)} refresh lines in {deadline - t0:.0f} s")
+                    time.sleep(interval / 1000 / 2)
+                    rlog.poll()
+                    got = [r for r in rlog.rows[mark:] if r["procs"] >= expect]
+                cpu1, wait1, t1 = proc_cpu_s(tool.pid), _runqueue_wait_s(tool.pid), time.monotonic()
+                got = got[:cfg["rf_lines"]]
+                out.update(_refresh_dists(got))
+                out["short_rows"] = sum(1 for r in rlog.rows[mark:] if r["procs"] < expect)
+                out["cpu_share"] = ((cpu1 or 0) - (cpu0 or 0)) / (t1 - t0) if t1 > t0 else None
+                out["runqueue_wait_share"] = ((wait1 or 0) - (wait0 or 0)) / (t1 - t0) if t1 > t0 else None
+                # treetrace's CPU per --interval cycle: the refresh, the
+                # snapshot and its PSS reads (--pss-budget), the output.
+                out["cpu_ms_per_interval"] = (((cpu1 or 0) - (cpu0 or 0)) * 1e3 / len(rlog.rows[mark:])
+                                              if rlog.rows[mark:] else None)
+                if cfg.get("rf_stats_refreshes"):
+                    out["prog"] = _refresh_prog_cost(tool, rlog, cfg["rf_stats_refreshes"], cfg["rf_interval_ms"])
+            if storm:
+                out["storm"] = _refresh_storm(cfg, paths, cg, tool, rlog, expect)
+        finally:
+            stop_tool(tool)
+        summ = _summary_of(out_path) or {}
+        out["summary"] = {k: summ.get(k) for k in ("lost", "attempts", "delivered", "dropped_kernel",
+                                                   "dropped_output", "proc_table_full", "procs_untracked")}
+        rlog.poll()
+        out["refreshes_total"] = len(rlog.rows)
+        os.unlink(out_path)
+    finally:
+        _stop_sleepers(sleepers, cg)
+    return out
+
+
+def _refresh_storm(cfg: dict, paths: dict, cg: str, tool: RunningTool, rlog: _RefreshLog, expect: int) -> dict:
+    secs, jobs = cfg["rf_storm_s"], cfg["rf_storm_jobs"]
+    log(f"refresh: fork+exec storm ({jobs} spawner jobs, {secs} s) beside {expect} traced processes")
+    rlog.poll()
+    mark = len(rlog.rows)
+    cpu0, forks0, t0 = proc_cpu_s(tool.pid), forks_since_boot(), time.monotonic()
+    sp = _start_in_cgroup(cg, [paths["spawner"], "-j", str(jobs), "-t", str(secs)], stdout=subprocess.PIPE,
+                          text=True)
+    try:
+        stdout, _ = sp.communicate(timeout=secs + 60)
+    finally:
+        stop(sp, signal.SIGKILL, timeout=5)
+    t1, forks1, cpu1 = time.monotonic(), forks_since_boot(), proc_cpu_s(tool.pid)
+    rlog.poll()
+    rows = rlog.rows[mark:]
+    r = json.loads(stdout)
+    return {"jobs": jobs, "seconds": r["seconds"], "rate": r["rate"], "spawned": r["spawned"],
+            "failed": r.get("failed"), "node_forks": forks1 - forks0, "refreshes": len(rows),
+            "refreshes_expected": int((t1 - t0) * 1000 / cfg["rf_interval_ms"]),
+            "cpu_share": ((cpu1 or 0) - (cpu0 or 0)) / (t1 - t0) if t1 > t0 else None,
+            **({"during": _refresh_dists(rows)} if rows else {})}
+
+
+def refresh_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str) -> dict:
+    """What one refresh of the live state costs at several numbers of live
+    traced processes, and that refreshing beside a fork+exec storm loses
+    no record."""
+    set_bpf_stats(False)
+    mount = cgroup2_mount()
+    if not mount:
+        raise RuntimeError("no cgroup2 hierarchy in /proc/self/mountinfo")
+    levels, storm_n = list(cfg["rf_levels"]), cfg["rf_storm_procs"]
+    helptext = run([specs["treetrace"].cmds[0][0], "--help"], check=False).stdout
+    m = re.search(r"--pss-budget\s+\S*?=(\d+)", helptext)
+    res: dict = {"interval_ms": cfg["rf_interval_ms"], "lines": cfg["rf_lines"], "cgroup2_mount": mount,
+                 "node_tasks_before": count_tasks(), "load_before": _loadavg(), "storm_s": cfg["rf_storm_s"],
+                 "pss_budget": int(m.group(1)) if m else None,
+                 "levels": [], "storm": None}
+    with _room_for(max(levels + [storm_n]) + 64) as changed:
+        res["limits_changed"] = changed
+        for n in sorted(set(levels) | {storm_n}):
+            log(f"refresh: {n} sleeping processes" + (", then a storm" if n == storm_n else ""))
+            with _scratch_cgroup(mount, str(n)) as cg:
+                run_ = _refresh_run(cfg, specs, paths, logdir, cg, n, measure=n in levels, storm=n == storm_n)
+            if n in levels:
+                res["levels"].append(run_)
+            if n == storm_n:
+                res["storm"] = dict(run_["storm"], n=n, expected_procs=run_["expected_procs"],
+                                    summary=run_["summary"], refreshes_total=run_["refreshes_total"],
+                                    cmd=run_["cmd"])
+    res["load_after"] = _loadavg()
+    return res
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 # ---- micro-benchmarks ------------------------------------------------------------

@@ -147,6 +147,8 @@ def render(res: dict) -> str:
         _own(res, w)
     if "accuracy" in res:
         _accuracy(res, w)
+    if "refresh" in res:
+        _refresh(res, w)
     if res.get("micro"):
         _micro(res, w)
     _reproduce(res, w)
@@ -258,6 +260,7 @@ def _targets(res, w):
                      (f"; short spikes: {acc['short_spike_mib']} MiB held {acc['short_hold_ms']} ms" if nss else ""),
                      f"treetrace {caught(t)}" + (f"; {others}" if others else ""),
                      yes_no(t.get("caught") == acc["n_spikes"] and (not nss or t.get("caught_short") == nss))))
+    _refresh_targets(res, rows)
     for r in rows:
         w(f"| {r[0]} | {r[1]} | {r[2]} |")
     w("")
@@ -424,6 +427,7 @@ def _why_not(res, w):
                 f"{t.get('rss_within')}/{acc['n_procs']} within the RSS tolerance.** The truth each process "
                 "records is taken just before it exits (getrusage, VmHWM), while treetrace's figures are final "
                 "(CPU at the last switch-out, so they include the exit path). See the error distribution in §5.")
+    _refresh_why(res, notes)
     if notes:
         w("### Where a target is not reached, and why")
         w("")
@@ -640,6 +644,164 @@ def _accuracy(res, w):
       "that live less than a second mostly never appear; psutil's CPU times come from /proc in clock ticks "
       "(10 ms) and stop at its last sweep before the process exits.")
     w("")
+
+
+def _refresh_judge(levels: list[dict], target_us: float = 1000.0) -> str:
+    """Reached only if every refresh of every level clears the target; not
+    settled if every median does but some refresh does not."""
+    per = [lv.get("per_1000_us") or {} for lv in levels]
+    if not per or any(p.get("median") is None for p in per):
+        return "not measured"
+    if all(p["max"] <= target_us for p in per):
+        return "**reached**"
+    if all(p["median"] <= target_us for p in per):
+        return "**not settled**: every median clears it, but the spread of some refreshes does not"
+    return "**not reached**"
+
+
+def _storm_ok(st: dict) -> bool | None:
+    s = st.get("summary") or {}
+    if s.get("lost") is None or s.get("attempts") is None:
+        return None
+    return s["lost"] == 0 and s["attempts"] == (s.get("delivered") or 0) + (s.get("dropped_kernel") or 0)
+
+
+def _refresh_targets(res, rows):
+    rf = res.get("refresh")
+    if not rf:
+        return
+    lv = rf["levels"]
+    if lv:
+        quick = [x["n"] for x in lv] != [100, 1000, 10000]
+        rows.append(("live-state refresh ≤ 1 ms per 1000 live traced processes (100, 1,000 and 10,000)" +
+                     (" (this mode: " + ", ".join(f"{x['n']:,}" for x in lv) + " only)" if quick else ""),
+                     "; ".join(f"{x['n']:,} processes: {spread(x['per_1000_us'], 2, ' ms', 1e-3)} per 1000 "
+                               f"({spread(x['total_us'], 2, ' ms', 1e-3)} per refresh)" for x in lv),
+                     _refresh_judge(lv)))
+    st = rf.get("storm")
+    if st:
+        s = st["summary"]
+        rows.append((f"no lost record while {st['n']:,} live processes are refreshed every {rf['interval_ms']} ms "
+                     "beside a fork+exec storm",
+                     f"{s['lost']} lost; attempts {s['attempts']} {'=' if _storm_ok(st) else '≠'} delivered "
+                     f"{s['delivered']} + ring buffer full {s['dropped_kernel']}; {st['refreshes']} refreshes in the "
+                     f"{st['seconds']:.0f} s storm at {st['rate']:.0f} spawns/s",
+                     yes_no(_storm_ok(st))))
+
+
+def _refresh_why(res, notes):
+    rf = res.get("refresh")
+    if not rf or not rf["levels"] or _refresh_judge(rf["levels"]) == "**reached**":
+        return
+    lv = rf["levels"]
+    big = max(lv, key=lambda x: x["n"])
+    small = min(lv, key=lambda x: x["n"])
+    t, it, ap = big["total_us"]["median"], big["iter_us"]["median"], big["apply_us"]["median"]
+    prog = big.get("prog") or {}
+    text = (f"**Live-state refresh ({big['per_1000_us']['median'] / 1e3:.2f} ms per 1000 processes at "
+            f"{big['n']:,}).** Of the median {t / 1e3:.1f} ms a refresh takes there, the iterator passes are "
+            f"{it / 1e3:.1f} ms ({it / t * 100:.0f}%) and handing the rows to the aggregator "
+            f"{ap / 1e3:.1f} ms ({ap / t * 100:.0f}%).")
+    if prog.get("prog_us_per_refresh"):
+        rest = it - prog["prog_us_per_refresh"]
+        wait = big.get("runqueue_wait_share")
+        text += (f" The iterator program itself (bpf_stats, measured right after) runs "
+                 f"{prog['ns_per_visit']:.0f} ns per task it visits, about {prog['prog_us_per_refresh'] / 1e3:.1f} ms "
+                 f"per refresh for two passes over the node's {prog['node_tasks']:,.0f} tasks")
+        if rest > 0:
+            text += (f"; the other {rest / 1e3:.1f} ms of the iterator time are the kernel's side of it, stepping "
+                     "from one task to the next and copying the rows out of the iterator")
+        if wait is not None:
+            text += (f", and waiting for a CPU: treetrace's threads were runnable but not running "
+                     f"{wait * 100:.0f}% of the measuring window (schedstat) on this 2-CPU machine shared with other "
+                     "work" if wait >= 0.05 else
+                     f" (treetrace hardly waited for a CPU: {wait * 100:.0f}% of the measuring window, by schedstat)")
+        text += "."
+    text += (" A refresh visits every task on the node, traced or not, twice (pass 1 credits each traced thread, "
+             "pass 2 reads one row per traced process), so its cost follows the node's tasks, not only the traced "
+             "ones")
+    if small is not big and small.get("node_tasks"):
+        text += (f"; at {small['n']:,} traced processes the node had {small['node_tasks']:,} tasks, and the "
+                 "untraced ones and the fixed cost of creating the iterator twice weigh on its per-1000 figure "
+                 f"({small['per_1000_us']['median'] / 1e3:.1f} ms)")
+    text += "."
+    notes.append(text)
+
+
+def _refresh(res, w):
+    rf = res["refresh"]
+    w("## 6. Live-state refresh")
+    w("")
+    lv = rf["levels"]
+    cmd = (lv[0] if lv else rf.get("storm") or {}).get("cmd", "treetrace -v --interval")
+    w("Before every `--interval` snapshot and before its final report, treetrace refreshes its live state: a BPF "
+      "task iterator credits every traced thread's counters (pass 1) and reads one row per traced process "
+      "(pass 2), and the rows are handed to the aggregator. With `-v` it logs each refresh as "
+      "`refresh: N processes in T us (iterator I us)`; T is the whole refresh, I the two iterator passes, and "
+      "T − I the hand-over to the aggregator. "
+      "For each level, `tt_workload sleepers N` (tests/workloads/workload.cpp: a parent and N single-threaded "
+      "children that sleep) runs in a scratch cgroup v2 directory made for the phase under "
+      f"{rf['cgroup2_mount']}, and is traced with `{cmd.replace('SCRATCH_CGROUP', 'DIR')}`. Counted are the first "
+      f"{rf['lines']} refreshes that start once a refresh has reported all N + 1 processes; per 1000 processes "
+      "is T ÷ the processes that refresh reported × 1000. The iterator program's own time is from bpf_stats over "
+      "a few more refreshes after those (bpf_stats is off while T is measured, since it adds two clock reads to "
+      "every BPF program run). treetrace's CPU per interval is its CPU time over the window ÷ the refreshes in "
+      "it: the refresh, the snapshot (with up to `--pss-budget` smaps_rollup reads for PSS: trees larger than "
+      "the budget get none) and its output. The waiting share is the time treetrace's threads were runnable "
+      "but waiting for a CPU (schedstat), over the window." +
+      (f" Limits raised for the run and put back after: {'; '.join(rf['limits_changed'])}."
+       if rf.get("limits_changed") else "") +
+      f" Load average at the start and the end of the phase: {rf.get('load_before')} / {rf.get('load_after')}.")
+    w("")
+    if lv:
+        w("| Traced processes | Tasks on the node | T per refresh | T per 1000 processes | Iterator I | T − I (aggregator) | "
+          "Iterator program alone (bpf_stats) | treetrace CPU per interval | treetrace CPU share / waiting for a CPU |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for x in lv:
+            prog = x.get("prog") or {}
+            pr = (f"{f(prog['prog_us_per_refresh'] / 1e3, 2)} ms ({f(prog['ns_per_visit'], 0)} ns per task visited)"
+                  if prog.get("prog_us_per_refresh") else "n/a")
+            w(f"| {x['expected_procs']:,} | {x['node_tasks']:,} | "
+              f"{spread(x['total_us'], 2, ' ms', 1e-3)} | {spread(x['per_1000_us'], 2, ' ms', 1e-3)} | "
+              f"{spread(x['iter_us'], 2, ' ms', 1e-3)} | {spread(x['apply_us'], 2, ' ms', 1e-3)} | {pr} | "
+              f"{f(x.get('cpu_ms_per_interval'), 2)} ms | {pct(x.get('cpu_share'), 0)} / "
+              f"{pct(x.get('runqueue_wait_share'), 0)} |")
+        w("")
+        budget = rf.get("pss_budget")
+        pss = [x for x in lv if budget and x.get("cpu_ms_per_interval") and x["total_us"]["median"] and
+               x["cpu_ms_per_interval"] > 2 * x["total_us"]["median"] / 1e3 and x["expected_procs"] <= budget]
+        over = [x for x in lv if budget and x["expected_procs"] > budget]
+        if pss:
+            w("Where treetrace's CPU per interval is far above its refresh (" +
+              ", ".join(f"{x['cpu_ms_per_interval']:.1f} ms against {x['total_us']['median'] / 1e3:.1f} ms at "
+                        f"{x['expected_procs']:,} processes" for x in pss) +
+              f"), the tree fits in the default `--pss-budget` ({budget:,}), so every snapshot also reads one "
+              "smaps_rollup file per process for the tree's PSS" +
+              ("; at " + ", ".join(f"{x['expected_procs']:,}" for x in over) +
+               " the tree is over the budget, gets no PSS and costs no reads" if over else "") + ".")
+            w("")
+        if len(lv) >= 2:
+            a, b = sorted(lv, key=lambda x: x["n"])[-2:]
+            slope = (b["total_us"]["median"] - a["total_us"]["median"]) / ((b["expected_procs"] - a["expected_procs"]) / 1000)
+            w(f"From {a['expected_procs']:,} to {b['expected_procs']:,} traced processes the median refresh grows by "
+              f"{slope / 1e3:.2f} ms per 1000 more processes.")
+            w("")
+    st = rf.get("storm")
+    if st:
+        s = st["summary"]
+        d = st.get("during") or {}
+        w(f"**Refreshes beside a storm**: with {st['n']:,} sleepers traced as above, `spawner -j {st['jobs']} -t "
+          f"{rf.get('storm_s', round(st['seconds']))}` (bench/workloads/spawner.c: posix_spawn of /bin/true, each "
+          "job waiting for its child) runs in the same cgroup, so every spawn's fork, exec and exit records go "
+          f"through treetrace while it refreshes. The storm ran {st['seconds']:.1f} s at {st['rate']:.0f} spawns/s "
+          f"({st['spawned']:,} spawned, {st['node_forks']:,} processes started on the node); treetrace did "
+          f"{st['refreshes']} refreshes in it ({st['refreshes_expected']} due at one per {rf['interval_ms']} ms), "
+          f"T {spread(d.get('total_us'), 1, ' ms', 1e-3)}, reporting {spread(d.get('procs'), 0)} processes, and used "
+          f"{pct(st.get('cpu_share'), 0)} of a CPU. Its closing JSON summary, over the whole run of that instance: "
+          f"lost {s['lost']} (ring buffer full {s['dropped_kernel']}, output dropped {s['dropped_output']}, "
+          f"process table full {s['proc_table_full']}, untracked {s['procs_untracked']}); attempts {s['attempts']}, "
+          f"delivered {s['delivered']}, so attempts {'=' if _storm_ok(st) else '≠'} delivered + ring buffer full.")
+        w("")
 
 
 def _micro(res, w):
