@@ -9,14 +9,45 @@
 /* ---- Refresh ----------------------------------------------------------------- */
 
 /*
+ * The header of a refresh row, with direct loads from the iterator's
+ * BTF-typed task instead of the probe reads fill_header() makes: this runs
+ * once per traced thread on the node at every refresh. The namespace pid
+ * is left as the host pid: the rows only update the aggregator and are
+ * never printed.
+ */
+static __always_inline void fill_refresh_header(struct tt_event_header *h, struct task_struct *t, __u64 now)
+{
+	struct task_struct *leader = t->group_leader;
+
+	h->kind = TT_EVENT_SAMPLE;
+	h->ts_ns = now;
+	h->pid = t->tgid;
+	h->ns_pid = t->tgid;
+	h->start_ns = leader->start_boottime;
+	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+	h->ppid = t->real_parent->tgid;
+	__builtin_memcpy(h->comm, leader->comm, TT_COMM_LEN);
+}
+
+/*
  * Makes the live state exact at the moment userspace shows it. Between
  * folds a thread's CPU and its process's memory reach the process state
  * only at switch-outs, so a process that worked and then went idle would
  * keep old figures until it exits. Userspace runs this iterator before it
- * shows live state: pass 1 credits every traced thread's counters (racing
- * folds are safe: see credit()), pass 2 writes one sample row per traced
- * process into the iterator's output, read synchronously by userspace,
- * so a refresh needs no ring buffer space and loses nothing.
+ * shows live state. In one pass over the node's tasks it credits every
+ * traced thread's counters to its process (racing folds are safe: see
+ * credit()) and writes a sample row of the process into the iterator's
+ * output, read synchronously by userspace, so a refresh needs no ring
+ * buffer space and loses nothing.
+ *
+ * A process gets a row at the first of its threads visited, and again at
+ * any later thread whose counters grew, so the last row of a process in
+ * a pass covers every thread; userspace applies rows in order and
+ * cumulative figures only move forward. A single-threaded process, the
+ * common case in a worker pool, costs one row. Rows come from threads that
+ * hold the memory image (a group leader that exited before its threads has
+ * none); a thread in its exit path with no image adds its last CPU at its
+ * exit record.
  *
  * A thread running on another CPU at that moment has its sum_exec_runtime
  * as of that CPU's last update_curr(): at most one scheduler tick behind.
@@ -37,19 +68,11 @@ int refresh_tasks(struct bpf_iter__task *ctx)
 
 	if (!ps)
 		return 0;
-	if (refresh_pass == 1) {
-		credit_runtime(t, ts, ps);
-		credit_thread_counters(t, ts, ps);
-		return 0;
-	}
+	bool grew = credit_runtime(t, ts, ps);
 
-	/*
-	 * Pass 2: once per process, from the first of its threads that still
-	 * holds the memory image (a group leader that exited before its
-	 * threads has none). Only this iterator writes the generation, and
-	 * userspace runs one refresh at a time.
-	 */
-	if (ps->refreshed_generation == refresh_generation || !t->mm)
+	grew |= credit_thread_counters(t, ts, ps);
+	/* Only this iterator writes the generation; userspace runs one refresh at a time. */
+	if ((ps->refreshed_generation == refresh_generation && !grew) || !t->mm)
 		return 0;
 	ps->refreshed_generation = refresh_generation;
 
@@ -57,7 +80,8 @@ int refresh_tasks(struct bpf_iter__task *ctx)
 	struct tt_sample_event row;
 
 	integrate_rss(ps, t->mm, now);
-	fill_sample(&row, t, ps, now, TT_SAMPLE_REFRESH);
+	fill_refresh_header(&row.hdr, t, now);
+	fill_sample_body(&row, t, ps, TT_SAMPLE_REFRESH);
 	/*
 	 * The iterator's buffer is 8 pages, and a read() ends at the first row
 	 * that brings it to the size userspace asked for (16 KiB), so the

@@ -53,9 +53,7 @@ const volatile __u64 wakeup_quiet_ns = 50000000ULL;
 volatile bool startup_scan_pending = false;
 /* Pass of the startup scan: 1 marks tasks, 2 reports processes. */
 volatile __u32 scan_pass = 0;
-/* Pass of a refresh (refresh_tasks): 1 folds every traced thread, 2 reports each process. */
-volatile __u32 refresh_pass = 0;
-/* Bumped by userspace before each refresh: a process is reported once per generation. */
+/* Bumped by userspace before each refresh: see refresh_tasks. */
 volatile __u64 refresh_generation = 0;
 
 /*
@@ -175,19 +173,20 @@ static __always_inline void count(__u32 which)
  * so nothing is counted twice or lost. Thread counters never decrease, so
  * a value at or below the mark has already been credited.
  */
-static __always_inline void credit(__u64 *credited, __u64 value, __u64 *total)
+static __always_inline bool credit(__u64 *credited, __u64 value, __u64 *total)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
 		__u64 old = *(volatile __u64 *)credited;
 
 		if (value <= old)
-			return;
+			return false;
 		if (__sync_val_compare_and_swap(credited, old, value) == old) {
 			__sync_fetch_and_add(total, value - old);
-			return;
+			return true;
 		}
 	}
 	count(TT_CNT_CREDIT_CONTENDED);
+	return false;
 }
 
 /* ---- Identity ---------------------------------------------------------- */
@@ -576,12 +575,12 @@ static __always_inline void fill_live_memory(struct tt_proc_counters *c, struct 
 		c->rss_peak_sampled_bytes = c->rss_bytes;
 }
 
-static __always_inline void fill_sample(struct tt_sample_event *e, struct task_struct *t, struct proc_state *ps,
-					__u64 now, __u32 origin)
+/* A sample's counters; the caller fills its header. */
+static __always_inline void fill_sample_body(struct tt_sample_event *e, struct task_struct *t, struct proc_state *ps,
+					     __u32 origin)
 {
 	struct mm_struct *mm;
 
-	fill_header(&e->hdr, TT_EVENT_SAMPLE, t, now);
 	__builtin_memset(&e->counters, 0, sizeof(e->counters));
 	fill_counters(&e->counters, ps, origin == TT_SAMPLE_REFRESH);
 	e->counters.utime_ns = ps->utime_ns;
@@ -603,7 +602,8 @@ static __always_inline void emit_sample(struct task_struct *t, struct proc_state
 
 	if (!e)
 		return;
-	fill_sample(e, t, ps, now, TT_SAMPLE_SWITCH);
+	fill_header(&e->hdr, TT_EVENT_SAMPLE, t, now);
+	fill_sample_body(e, t, ps, TT_SAMPLE_SWITCH);
 	submit_event(e, now);
 }
 
@@ -844,24 +844,26 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 	submit_event(e, now);
 }
 
-/* Scheduler CPU: at every fold, on the switch path too. */
-static __always_inline void credit_runtime(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+/* Scheduler CPU: at every fold, on the switch path too. True if it grew. */
+static __always_inline bool credit_runtime(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
 {
-	credit(&ts->credited.runtime_ns, t->se.sum_exec_runtime, &ps->cpu_ns);
+	return credit(&ts->credited.runtime_ns, t->se.sum_exec_runtime, &ps->cpu_ns);
 }
 
 /*
  * The rest of a thread's counters: at its end and in a refresh, never on
  * the switch path, where they would cost every fold six more atomics.
  */
-static __always_inline void credit_thread_counters(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+static __always_inline bool credit_thread_counters(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
 {
-	credit(&ts->credited.utime, t->utime, &ps->utime_ns);
-	credit(&ts->credited.stime, t->stime, &ps->stime_ns);
-	credit(&ts->credited.minflt, t->min_flt, &ps->minflt);
-	credit(&ts->credited.majflt, t->maj_flt, &ps->majflt);
-	credit(&ts->credited.nvcsw, t->nvcsw, &ps->nvcsw);
-	credit(&ts->credited.nivcsw, t->nivcsw, &ps->nivcsw);
+	bool grew = credit(&ts->credited.utime, t->utime, &ps->utime_ns);
+
+	grew |= credit(&ts->credited.stime, t->stime, &ps->stime_ns);
+	grew |= credit(&ts->credited.minflt, t->min_flt, &ps->minflt);
+	grew |= credit(&ts->credited.majflt, t->maj_flt, &ps->majflt);
+	grew |= credit(&ts->credited.nvcsw, t->nvcsw, &ps->nvcsw);
+	grew |= credit(&ts->credited.nivcsw, t->nivcsw, &ps->nivcsw);
+	return grew;
 }
 
 /* The thread will never run again: fold its counters into the process. */

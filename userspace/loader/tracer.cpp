@@ -257,55 +257,47 @@ std::optional<std::string> Tracer::start() {
 std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
   Impl &m = *impl_;
   const auto began = std::chrono::steady_clock::now();
-  constexpr size_t row_size = sizeof(tt_sample_event);
-  // Below the iterator's 8-page buffer: see refresh_tasks.
-  alignas(8) char chunk[16384 + row_size];
-  size_t rows = 0;
-  double apply_us = 0;
-  // Pass 2's rows are handed over as they are read, so memory stays at one
-  // chunk however many processes there are; a row cut by a read() is
-  // completed by the next.
-  auto run_pass = [&](uint32_t pass, bool report) -> std::optional<std::string> {
-    m.skel->bss->refresh_pass = pass;
-    UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
-    if (iter.get() < 0)
-      return "cannot start a live-state refresh: " + errno_reason(errno);
-    size_t carried = 0;
-    for (;;) {
-      ssize_t n = read(iter.get(), chunk + carried, sizeof chunk - carried);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return "live-state refresh failed: " + errno_reason(errno);
-      if (n == 0)
-        return carried == 0 ? std::nullopt : std::optional<std::string>("live-state refresh ended inside a row");
-      if (!report)
-        continue;
-      const size_t have = carried + static_cast<size_t>(n);
-      size_t off = 0;
-      const auto applying = std::chrono::steady_clock::now();
-      for (; off + row_size <= have; off += row_size, rows++)
-        on_row(chunk + off, row_size);
-      apply_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - applying).count();
-      carried = have - off;
-      std::memmove(chunk, chunk + off, carried);
-    }
-  };
-  m.skel->bss->refresh_generation = ++m.refresh_generation;
-  if (auto err = run_pass(1, false))
-    return err;
   // Fork and exit records waiting in the ring buffer go first, so rows
   // update processes the aggregator knows, and the rows of processes whose
   // exit records were just read are recognised as stale.
-  const auto draining = std::chrono::steady_clock::now();
   ring_buffer__consume(m.ring.get());
-  const double drain_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - draining).count();
-  if (auto err = run_pass(2, true))
-    return err;
+  const auto drained = std::chrono::steady_clock::now();
+  constexpr size_t row_size = sizeof(tt_sample_event);
+  // Below the iterator's 8-page buffer: see refresh_tasks.
+  alignas(8) char chunk[16384 + row_size];
+  size_t rows = 0, carried = 0;
+  double apply_us = 0;
+  m.skel->bss->refresh_generation = ++m.refresh_generation;
+  UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
+  if (iter.get() < 0)
+    return "cannot start a live-state refresh: " + errno_reason(errno);
+  // Rows are handed over as they are read, so memory stays at one chunk
+  // however many processes there are; a row cut by a read() is completed
+  // by the next.
+  for (;;) {
+    ssize_t n = read(iter.get(), chunk + carried, sizeof chunk - carried);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return "live-state refresh failed: " + errno_reason(errno);
+    if (n == 0)
+      break;
+    const size_t have = carried + static_cast<size_t>(n);
+    size_t off = 0;
+    const auto applying = std::chrono::steady_clock::now();
+    for (; off + row_size <= have; off += row_size, rows++)
+      on_row(chunk + off, row_size);
+    apply_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - applying).count();
+    carried = have - off;
+    std::memmove(chunk, chunk + off, carried);
+  }
+  if (carried != 0)
+    return "live-state refresh ended inside a row";
   if (stats) {
+    const auto now = std::chrono::steady_clock::now();
     stats->processes = rows;
-    stats->total_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
-    stats->iterate_us = stats->total_us - apply_us - drain_us;
+    stats->total_us = std::chrono::duration<double, std::micro>(now - began).count();
+    stats->iterate_us = std::chrono::duration<double, std::micro>(now - drained).count() - apply_us;
   }
   return std::nullopt;
 }

@@ -58,9 +58,9 @@ enum class OomSupport {
 };
 
 struct RefreshStats {
-  size_t processes = 0;  // rows: traced processes with a memory image
-  double iterate_us = 0; // the two iterator passes alone
-  double total_us = 0;   // the whole refresh: with the rows handed over, and the ring drained between passes
+  size_t processes = 0;  // rows: one per traced process with a memory image, more for busy threads
+  double iterate_us = 0; // the iterator alone
+  double total_us = 0;   // the whole refresh: the ring drained first, and the rows handed over
 };
 
 class Tracer {
