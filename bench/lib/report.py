@@ -699,7 +699,7 @@ def _refresh_why(res, notes):
     t, it, ap = big["total_us"]["median"], big["iter_us"]["median"], big["apply_us"]["median"]
     prog = big.get("prog") or {}
     text = (f"**Live-state refresh ({big['per_1000_us']['median'] / 1e3:.2f} ms per 1000 processes at "
-            f"{big['n']:,}).** Of the median {t / 1e3:.1f} ms a refresh takes there, the iterator passes are "
+            f"{big['n']:,}).** Of the median {t / 1e3:.1f} ms a refresh takes there, the iterator is "
             f"{it / 1e3:.1f} ms ({it / t * 100:.0f}%) and handing the rows to the aggregator "
             f"{ap / 1e3:.1f} ms ({ap / t * 100:.0f}%).")
     if prog.get("prog_us_per_refresh"):
@@ -707,7 +707,7 @@ def _refresh_why(res, notes):
         wait = big.get("runqueue_wait_share")
         text += (f" The iterator program itself (bpf_stats, measured right after) runs "
                  f"{prog['ns_per_visit']:.0f} ns per task it visits, about {prog['prog_us_per_refresh'] / 1e3:.1f} ms "
-                 f"per refresh for two passes over the node's {prog['node_tasks']:,.0f} tasks")
+                 f"per refresh for its pass over the node's {prog['node_tasks']:,.0f} tasks")
         if rest > 0:
             text += (f"; the other {rest / 1e3:.1f} ms of the iterator time are the kernel's side of it, stepping "
                      "from one task to the next and copying the rows out of the iterator")
@@ -717,12 +717,11 @@ def _refresh_why(res, notes):
                      "work" if wait >= 0.05 else
                      f" (treetrace hardly waited for a CPU: {wait * 100:.0f}% of the measuring window, by schedstat)")
         text += "."
-    text += (" A refresh visits every task on the node, traced or not, twice (pass 1 credits each traced thread, "
-             "pass 2 reads one row per traced process), so its cost follows the node's tasks, not only the traced "
-             "ones")
+    text += (" A refresh visits every task on the node once, traced or not (crediting each traced thread and "
+             "writing its process's row), so its cost follows the node's tasks, not only the traced ones")
     if small is not big and small.get("node_tasks"):
         text += (f"; at {small['n']:,} traced processes the node had {small['node_tasks']:,} tasks, and the "
-                 "untraced ones and the fixed cost of creating the iterator twice weigh on its per-1000 figure "
+                 "untraced ones and the fixed cost of creating the iterator weigh on its per-1000 figure "
                  f"({small['per_1000_us']['median'] / 1e3:.1f} ms)")
     text += "."
     notes.append(text)
@@ -735,9 +734,9 @@ def _refresh(res, w):
     lv = rf["levels"]
     cmd = (lv[0] if lv else rf.get("storm") or {}).get("cmd", "treetrace -v --interval")
     w("Before every `--interval` snapshot and before its final report, treetrace refreshes its live state: a BPF "
-      "task iterator credits every traced thread's counters (pass 1) and reads one row per traced process "
-      "(pass 2), and the rows are handed to the aggregator. With `-v` it logs each refresh as "
-      "`refresh: N processes in T us (iterator I us)`; T is the whole refresh, I the two iterator passes, and "
+      "task iterator, in one pass over the node's tasks, credits every traced thread's counters and writes a row "
+      "for its process, and the rows are handed to the aggregator. With `-v` it logs each refresh as "
+      "`refresh: N processes in T us (iterator I us)`; T is the whole refresh, I the iterator, and "
       "T − I the hand-over to the aggregator. "
       "For each level, `tt_workload sleepers N` (tests/workloads/workload.cpp: a parent and N single-threaded "
       "children that sleep) runs in a scratch cgroup v2 directory made for the phase under "
