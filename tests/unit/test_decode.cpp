@@ -1,7 +1,11 @@
 // Decoding of raw ring buffer records (include/treetrace/events.h) into
 // model events.
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +43,12 @@ template <typename Raw> DecodeResult decode_unaligned(const Raw &raw, size_t siz
   std::vector<unsigned char> buffer(size + 1, 0xab);
   std::memcpy(buffer.data() + 1, &raw, std::min(size, sizeof raw));
   return decode_event(buffer.data() + 1, size);
+}
+
+DecodeResult decode_unaligned_bytes(const std::vector<char> &bytes) {
+  std::vector<unsigned char> buffer(bytes.size() + 1, 0xab);
+  std::memcpy(buffer.data() + 1, bytes.data(), bytes.size());
+  return decode_event(buffer.data() + 1, bytes.size());
 }
 
 template <typename Model, typename Raw> Model decode_as(const Raw &raw) {
@@ -323,6 +333,205 @@ TEST(Decode, ErrorNamesAreDistinct) {
   EXPECT_NE(too_short, unknown);
   EXPECT_NE(unknown, mismatch);
   EXPECT_NE(too_short, mismatch);
+}
+
+// ---- OOM kills, exit flags, sample origin and activity
+
+tt_oom_kill_event raw_oom_kill() {
+  tt_oom_kill_event raw{};
+  raw.hdr = raw_header(TT_EVENT_OOM_KILL);
+  put_string(raw.hdr.comm, "hog");
+  raw.rss_anon_bytes = 31 << 20;
+  raw.rss_file_bytes = 412 << 10;
+  raw.rss_shmem_bytes = 8 << 10;
+  raw.rss_peak_bytes = 33 << 20;
+  raw.memcg_id = 55;
+  raw.memcg_limit_bytes = 32 << 20;
+  raw.memcg_usage_bytes = (32 << 20) - 4096;
+  raw.memcg_hierarchy_id = 0;
+  raw.constraint = TT_OOM_CONSTRAINT_MEMCG;
+  raw.trigger_pid = 4300;
+  raw.flags = TT_OOM_CONTEXT_KNOWN;
+  return raw;
+}
+
+TEST(DecodeOomKill, EveryField) {
+  const OomKillEvent ev = decode_as<OomKillEvent>(raw_oom_kill());
+  EXPECT_EQ(ev.hdr.proc, (ProcKey{4242, 999'000'000}));
+  EXPECT_EQ(ev.hdr.ts_ns, 1'000'000'123u);
+  EXPECT_EQ(ev.hdr.cgroup_id, 77u);
+  EXPECT_EQ(ev.hdr.ppid, 4000u);
+  EXPECT_EQ(ev.hdr.comm, "hog");
+  EXPECT_EQ(ev.rss_anon_bytes, 31u << 20);
+  EXPECT_EQ(ev.rss_file_bytes, 412u << 10);
+  EXPECT_EQ(ev.rss_shmem_bytes, 8u << 10);
+  EXPECT_EQ(ev.rss_bytes(), (31u << 20) + (412u << 10) + (8u << 10));
+  EXPECT_EQ(ev.rss_peak_bytes, 33u << 20);
+  EXPECT_TRUE(ev.context_known);
+  EXPECT_FALSE(ev.victim_pid_only);
+  EXPECT_EQ(ev.constraint, OomConstraint::Memcg);
+  EXPECT_EQ(ev.memcg_id, 55u);
+  EXPECT_EQ(ev.memcg_hierarchy_id, 0u);
+  EXPECT_EQ(ev.memcg_limit_bytes, std::optional<uint64_t>(32u << 20));
+  EXPECT_EQ(ev.memcg_usage_bytes, (32u << 20) - 4096);
+  EXPECT_EQ(ev.trigger_pid, 4300u);
+
+  tt_oom_kill_event v1 = raw_oom_kill();
+  v1.memcg_hierarchy_id = 7;
+  EXPECT_EQ(decode_as<OomKillEvent>(v1).memcg_hierarchy_id, 7u);
+}
+
+TEST(DecodeOomKill, Flags) {
+  struct Case {
+    uint32_t flags;
+    bool context_known, pid_only;
+  };
+  const Case cases[] = {
+      {0, false, false},
+      {TT_OOM_CONTEXT_KNOWN, true, false},
+      {TT_OOM_VICTIM_PID_ONLY, false, true},
+      {TT_OOM_CONTEXT_KNOWN | TT_OOM_VICTIM_PID_ONLY, true, true},
+      {0xfffffffcu, false, false}, // bits of a newer BPF object mean nothing here
+      {0xffffffffu, true, true},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(testing::Message() << std::hex << c.flags);
+    tt_oom_kill_event raw = raw_oom_kill();
+    raw.flags = c.flags;
+    const OomKillEvent ev = decode_as<OomKillEvent>(raw);
+    EXPECT_EQ(ev.context_known, c.context_known);
+    EXPECT_EQ(ev.victim_pid_only, c.pid_only);
+  }
+}
+
+TEST(DecodeOomKill, PidOnlyVictimKeepsStartZero) {
+  tt_oom_kill_event raw = raw_oom_kill();
+  raw.hdr.start_ns = 0;
+  raw.flags = TT_OOM_VICTIM_PID_ONLY;
+  const OomKillEvent ev = decode_as<OomKillEvent>(raw);
+  EXPECT_TRUE(ev.victim_pid_only);
+  EXPECT_EQ(ev.hdr.proc, (ProcKey{4242, 0}));
+}
+
+TEST(DecodeOomKill, ConstraintMapping) {
+  struct Case {
+    uint32_t raw;
+    OomConstraint expected;
+  };
+  const Case cases[] = {
+      {TT_OOM_CONSTRAINT_NONE, OomConstraint::Global},
+      {TT_OOM_CONSTRAINT_CPUSET, OomConstraint::Cpuset},
+      {TT_OOM_CONSTRAINT_MEMORY_POLICY, OomConstraint::MemoryPolicy},
+      {TT_OOM_CONSTRAINT_MEMCG, OomConstraint::Memcg},
+      {4, OomConstraint::Global}, // unknown: no claim about a cause
+      {0xffffffffu, OomConstraint::Global},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.raw);
+    tt_oom_kill_event raw = raw_oom_kill();
+    raw.constraint = c.raw;
+    EXPECT_EQ(decode_as<OomKillEvent>(raw).constraint, c.expected);
+  }
+}
+
+TEST(DecodeOomKill, UnlimitedOrAbsentMemcgLimitIsNullopt) {
+  constexpr uint64_t max = std::numeric_limits<uint64_t>::max();
+  // PAGE_COUNTER_MAX pages of 4 KiB (v2 "max"; v1 memory.limit_in_bytes of an unlimited group).
+  constexpr uint64_t page_counter_max_bytes = (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 4096) * 4096;
+  struct Case {
+    uint64_t memcg_id, limit;
+    std::optional<uint64_t> expected;
+  };
+  const Case cases[] = {
+      {55, 32u << 20, 32u << 20},
+      {55, 0, 0},                                        // memory.max = 0 is a real limit
+      {55, 1ull << 40, 1ull << 40},                      // 1 TiB
+      {55, (1ull << 60) - 1, (1ull << 60) - 1},          // just below the cut-off
+      {55, page_counter_max_bytes, std::nullopt},
+      {55, 9223372036854771712ull, std::nullopt},        // the v1 file's text for "unlimited"
+      {55, (page_counter_max_bytes / 65536) * 65536, std::nullopt}, // the same with 64 KiB pages
+      {55, 1ull << 60, std::nullopt},                    // the cut-off itself
+      {55, max, std::nullopt},
+      {0, 32u << 20, std::nullopt},                      // no memcg involved: no limit to speak of
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(testing::Message() << "memcg " << c.memcg_id << " limit " << c.limit);
+    tt_oom_kill_event raw = raw_oom_kill();
+    raw.memcg_id = c.memcg_id;
+    raw.memcg_limit_bytes = c.limit;
+    const OomKillEvent ev = decode_as<OomKillEvent>(raw);
+    EXPECT_EQ(ev.memcg_limit_bytes, c.expected);
+    EXPECT_EQ(ev.memcg_usage_bytes, (32u << 20) - 4096); // kept either way
+  }
+}
+
+TEST(DecodeOomKill, SizeMismatch) { expect_exact_size<tt_oom_kill_event>(TT_EVENT_OOM_KILL); }
+
+TEST(Decode, ExitOomKilledFlag) {
+  struct Case {
+    uint32_t flags;
+    bool oom_killed;
+  };
+  const Case cases[] = {{0, false}, {TT_EXIT_OOM_KILLED, true}, {0x2, false}, {0xffffffffu, true}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.flags);
+    tt_exit_event raw = raw_exit(0x0009); // SIGKILL
+    raw.flags = c.flags;
+    const ExitEvent ev = decode_as<ExitEvent>(raw);
+    EXPECT_EQ(ev.oom_killed, c.oom_killed);
+    EXPECT_EQ(ev.signal, 9);
+  }
+}
+
+TEST(Decode, SampleOriginAndActivity) {
+  struct Case {
+    uint32_t origin;
+    SampleOrigin expected;
+  };
+  const Case cases[] = {
+      {TT_SAMPLE_SWITCH, SampleOrigin::Switch},
+      {TT_SAMPLE_REFRESH, SampleOrigin::Refresh},
+      {2, SampleOrigin::Switch}, // unknown: the rate-limited kind, which may admit a process
+      {0xffffffffu, SampleOrigin::Switch},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.origin);
+    tt_sample_event raw = raw_sample(5'000, 1, 1);
+    raw.origin = c.origin;
+    raw.minflt = 11;
+    raw.majflt = 22;
+    raw.nvcsw = 33;
+    raw.nivcsw = 44;
+    const SampleEvent ev = decode_as<SampleEvent>(raw);
+    EXPECT_EQ(ev.origin, c.expected);
+    EXPECT_EQ(ev.activity.minflt, 11u);
+    EXPECT_EQ(ev.activity.majflt, 22u);
+    EXPECT_EQ(ev.activity.nvcsw, 33u);
+    EXPECT_EQ(ev.activity.nivcsw, 44u);
+    EXPECT_EQ(ev.counters.cpu_ns, 5'000u);
+  }
+}
+
+// The fuzz_decode seeds are records the fuzzer starts from; a seed that no
+// longer decodes (a struct grew) only exercises the size check.
+TEST(Decode, EveryFuzzSeedDecodes) {
+  const std::filesystem::path dir =
+      std::filesystem::path(__FILE__).parent_path().parent_path() / "fuzz" / "corpus" / "fuzz_decode";
+  if (!std::filesystem::is_directory(dir))
+    GTEST_SKIP() << dir << " not found";
+  size_t seeds = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file())
+      continue;
+    ++seeds;
+    SCOPED_TRACE(entry.path().filename().string());
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const DecodeResult r = decode_unaligned_bytes(bytes);
+    EXPECT_TRUE(r.event.has_value()) << entry.path().filename().string() << " (" << bytes.size()
+                                     << " bytes): " << to_string(r.error);
+  }
+  EXPECT_GE(seeds, 7u);
 }
 
 } // namespace
