@@ -68,14 +68,19 @@ struct Aggregator::Impl {
     return {};
   }
 
-  // Moves a process to the group its cgroup or comm now says, if that changed.
-  void regroup(Process &p, uint64_t ts_ns) {
+  // Moves a process to the group its cgroup or comm now says, if that
+  // changed. What it used in the old group is recorded there under the
+  // comm it had then (`old_comm`, when an exec just changed it).
+  void regroup(Process &p, uint64_t ts_ns, const std::string *old_comm = nullptr) {
     if (!grouping())
       return;
     std::string key = group_key_of(p);
     if (key == p.group)
       return;
-    groups_.leave(p.group, p.key, p.rss_bytes, p.group_usage(), ts_ns);
+    CommUsage leaving = p.group_usage();
+    if (old_comm)
+      leaving.comm = *old_comm;
+    groups_.leave(p.group, p.key, p.rss_bytes, leaving, ts_ns);
     p.group = groups_.join(key, p.key, p.rss_bytes, p.cgroup_id, ts_ns);
     p.group_cpu_base = p.cpu_ns;
   }
@@ -273,11 +278,11 @@ private:
     if (p->comm_history.size() == comm_history_kept)
       p->comm_history.erase(p->comm_history.begin());
     p->comm_history.push_back(ev.old_comm);
-    p->comm = ev.hdr.comm;
+    const std::string comm_before = std::exchange(p->comm, ev.hdr.comm);
     if (Tree &t = trees_.at(p->tree); t.root == p->key)
       t.root_comm = p->comm;
     if (config_.group_by == GroupBy::Comm)
-      regroup(*p, ev.hdr.ts_ns);
+      regroup(*p, ev.hdr.ts_ns, &comm_before);
     return attributed(*p);
   }
 
@@ -309,7 +314,7 @@ private:
     if (!p->oom_killed) { // one kill per process, as the kernel side already ensures
       p->oom_killed = true;
       for_accounts(*p, [](Account &a) { ++a.oom_kills; });
-      remember_victim(*p, ev);
+      remember_victim(*p, ev.hdr.ts_ns, ev.victim_pid_only ? std::nullopt : std::optional<uint64_t>(ev.rss_bytes()));
     }
     return attributed(*p);
   }
@@ -325,9 +330,7 @@ private:
     if (ev.oom_killed && !p->oom_killed) { // its oom_kill record was lost
       p->oom_killed = true;
       for_accounts(*p, [](Account &a) { ++a.oom_kills; });
-      OomKillEvent from_exit;
-      from_exit.hdr = ev.hdr;
-      remember_victim(*p, from_exit);
+      remember_victim(*p, ev.hdr.ts_ns, std::nullopt); // its memory at the kill is unknown
     }
     Attribution attribution = attributed(*p);
     attribution.rss_avg_bytes = p->rss_avg_bytes();
@@ -369,7 +372,7 @@ private:
     p.activity.nivcsw = std::max(p.activity.nivcsw, a.nivcsw);
   }
 
-  void remember_victim(const Process &p, const OomKillEvent &ev) {
+  void remember_victim(const Process &p, uint64_t ts_ns, std::optional<uint64_t> rss_bytes) {
     if (oom_victims_.size() >= max_oom_victims_kept) {
       oom_victims_.pop_front();
       ++stats_.oom_victims_dropped;
@@ -378,8 +381,8 @@ private:
     v.key = p.key;
     v.tree = p.tree;
     v.comm = p.comm;
-    v.ts_ns = ev.hdr.ts_ns;
-    v.rss_bytes = ev.rss_bytes();
+    v.ts_ns = ts_ns;
+    v.rss_bytes = rss_bytes;
     oom_victims_.push_back(std::move(v));
   }
 

@@ -89,7 +89,7 @@ struct OomVictim {
   ProcKey tree;
   std::string comm;
   uint64_t ts_ns = 0;
-  uint64_t rss_bytes = 0; // at the kill
+  std::optional<uint64_t> rss_bytes; // at the kill; unknown when only the exit record told of it
 };
 
 // One row of a snapshot: a tree, or a group (see AggregatorConfig::group_by).

@@ -44,13 +44,15 @@ std::string group_by_names() {
 }
 
 bool GroupIndex::make_room() {
-  // Finished groups go first, oldest end first; a group that is in the
-  // finished list but has live members again is skipped.
+  // Finished groups go first, oldest end first. An entry is stale when
+  // its group has live members again, or ended again later (and so has a
+  // newer entry): it is dropped and the next one tried.
   while (!finished_.empty()) {
     auto oldest = finished_.begin();
     auto it = groups_.find(oldest->second);
+    const uint64_t ended_ns = oldest->first;
     finished_.erase(oldest);
-    if (it != groups_.end() && it->second.members.empty()) {
+    if (it != groups_.end() && it->second.members.empty() && it->second.last_ts_ns == ended_ns) {
       groups_.erase(it);
       ++evicted_;
       return true;
@@ -72,7 +74,8 @@ std::string GroupIndex::join(const std::string &key, const ProcKey &member, uint
     if (it == groups_.end()) {
       Account &a = groups_[used];
       a.group = used;
-      a.cgroup_id = cgroup_id;
+      // "[other]" gathers members of many cgroups: it shows none of their identities.
+      a.cgroup_id = used == kOther ? 0 : cgroup_id;
       a.first_ts_ns = ts_ns;
       a.last_ts_ns = ts_ns;
       a.rss_integrated_to_ns = ts_ns;

@@ -363,7 +363,8 @@ std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
     if (groups) {
       w.field("group_by", to_string(ctx.group_by));
       w.field("group", t.group.empty() ? std::optional<std::string>() : std::optional<std::string>(t.group));
-      if (ctx.group_by != GroupBy::Comm && !t.group.empty())
+      // "[other]" and the no-group row have no cgroup of their own.
+      if (ctx.group_by != GroupBy::Comm && !t.group.empty() && t.cgroup_id != 0)
         json_identity(w, t.cgroup_id, ctx, ctx.group_by);
     } else {
       w.field("root_pid", t.root.pid);
@@ -529,8 +530,9 @@ std::string render_summary(const RunSummary &s, uint64_t now_ns, const RenderCon
     std::string victims;
     constexpr size_t shown = 8;
     for (size_t i = 0; i < s.oom_victims.size() && i < shown; i++)
-      victims += fmt::format("{}{} {} ({} at the kill)", i ? ", " : "", s.oom_victims[i].key.pid,
-                             printable(s.oom_victims[i].comm), format_bytes(s.oom_victims[i].rss_bytes));
+      victims += fmt::format("{}{} {} ({})", i ? ", " : "", s.oom_victims[i].key.pid, printable(s.oom_victims[i].comm),
+                             s.oom_victims[i].rss_bytes ? format_bytes(*s.oom_victims[i].rss_bytes) + " at the kill"
+                                                        : std::string("memory at the kill unknown"));
     if (s.oom_kills > std::min(s.oom_victims.size(), shown))
       victims += fmt::format(", +{} more", s.oom_kills - std::min(s.oom_victims.size(), shown));
     out += fmt::format("OOM kills {}: {}\n", s.oom_kills, victims);
