@@ -166,10 +166,9 @@ def bpf_stats_enabled() -> bool:
 
 # ---- /proc -----------------------------------------------------------------
 
-def proc_cpu_s(pid: int) -> float | None:
-    """CPU time of every live thread of pid, in seconds, from
-    /proc/PID/task/TID/schedstat (nanoseconds, unlike the tick-sampled
-    utime/stime of /proc/PID/stat)."""
+def _schedstat_s(pid: int, field: int) -> float | None:
+    """Field `field` of /proc/PID/task/TID/schedstat (nanoseconds), summed
+    over every live thread of pid, in seconds."""
     total = 0
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -178,10 +177,21 @@ def proc_cpu_s(pid: int) -> float | None:
     for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
+                total += int(f.read().split()[field])
         except (OSError, ValueError, IndexError):
             continue
     return total / 1e9
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """CPU time of every live thread of pid, in seconds, from schedstat
+    (nanoseconds, unlike the tick-sampled utime/stime of /proc/PID/stat)."""
+    return _schedstat_s(pid, 0)
+
+
+def proc_runqueue_wait_s(pid: int) -> float | None:
+    """Time pid's threads have spent runnable but waiting for a CPU, in seconds."""
+    return _schedstat_s(pid, 1)
 
 
 def proc_status_kib(pid: int, key: str) -> int | None:

@@ -17,6 +17,7 @@ import threading
 import time
 
 from common import (Dist, count_processes, forks_since_boot, log, median, prog_ids_of, prog_table, proc_cpu_s,
+                    proc_runqueue_wait_s,
                     proc_mem_kib, proc_status_kib, quantile, ratio, run, set_bpf_stats, start, stop)
 from tools import RunningTool, ToolSpec, start_tool, stop_tool
 
@@ -808,23 +809,6 @@ def _refresh_dists(rows: list[dict]) -> dict:
             "procs": Dist([r["procs"] for r in rows]).to_json()}
 
 
-def _runqueue_wait_s(pid: int) -> float | None:
-    """Time pid's threads have spent runnable but waiting for a CPU (the
-    second field of /proc/PID/task/TID/schedstat), in seconds."""
-    total = 0
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return total / 1e9
-
-
 def _refresh_prog_cost(tool: RunningTool, rlog: _RefreshLog, refreshes: int, interval_ms: int) -> dict | None:
     """The iterator program's own time (bpf_stats) over a few more
     refreshes, taken after the timed ones because bpf_stats adds two clock
@@ -913,7 +897,7 @@ def _refresh_run(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str
                 # to settle ran beside its polling.
                 got: list[dict] = []
                 rlog.poll()
-                cpu0, wait0, t0 = proc_cpu_s(tool.pid), _runqueue_wait_s(tool.pid), time.monotonic()
+                cpu0, wait0, t0 = proc_cpu_s(tool.pid), proc_runqueue_wait_s(tool.pid), time.monotonic()
                 mark = len(rlog.rows)
                 out["node_tasks"] = count_tasks()
                 deadline = t0 + cfg["rf_lines"] * interval / 1000 * 4 + 30
@@ -923,7 +907,7 @@ def _refresh_run(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str
                     time.sleep(interval / 1000 / 2)
                     rlog.poll()
                     got = [r for r in rlog.rows[mark:] if r["procs"] >= expect]
-                cpu1, wait1, t1 = proc_cpu_s(tool.pid), _runqueue_wait_s(tool.pid), time.monotonic()
+                cpu1, wait1, t1 = proc_cpu_s(tool.pid), proc_runqueue_wait_s(tool.pid), time.monotonic()
                 got = got[:cfg["rf_lines"]]
                 out.update(_refresh_dists(got))
                 out["short_rows"] = sum(1 for r in rlog.rows[mark:] if r["procs"] < expect)

@@ -37,19 +37,6 @@ std::optional<std::string> read_text(const std::string &path) {
   return text.str();
 }
 
-// Writes `value` in one write(2), as cgroup files require; "" on success,
-// else what failed.
-std::string write_file(const std::string &path, const std::string &value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return "cannot open " + path + ": " + strerror(errno);
-  const ssize_t n = write(fd, value.data(), value.size());
-  const int saved = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(value.size()))
-    return "cannot write '" + value + "' to " + path + ": " + strerror(saved);
-  return "";
-}
 
 // The value of `key` in a "key value" per line file (cpu.stat,
 // memory.events, memory.oom_control).
@@ -185,6 +172,20 @@ std::string make_dir(const std::string &path) {
 }
 
 } // namespace
+
+// Writes `value` in one write(2), as cgroup files require; "" on success,
+// else what failed.
+std::string write_file(const std::string &path, const std::string &value) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return "cannot open " + path + ": " + strerror(errno);
+  const ssize_t n = write(fd, value.data(), value.size());
+  const int saved = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(value.size()))
+    return "cannot write '" + value + "' to " + path + ": " + strerror(saved);
+  return "";
+}
 
 std::vector<pid_t> cgroup_procs(const std::string &procs_file) {
   std::vector<pid_t> pids;

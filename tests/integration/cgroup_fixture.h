@@ -87,4 +87,8 @@ private:
   std::string v2_root_enabled_; // the cgroup2 root whose +memory this enabled, to undo
 };
 
+// Writes `value` in one write(2), as cgroup files require; "" on success,
+// else what failed.
+std::string write_file(const std::string &path, const std::string &value);
+
 } // namespace tt_test

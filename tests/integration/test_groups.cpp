@@ -14,6 +14,7 @@
 // exist before a test: a real kubelet's are never touched, and a test fails
 // with the reason. Everything a test made is removed, deepest first, with
 // its processes killed, whatever the test's outcome.
+#include "cgroup_fixture.h"
 #include "harness.h"
 
 #include <algorithm>
@@ -99,18 +100,6 @@ std::optional<uint64_t> inode_of(const std::string &path) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
-// One write(2), as cgroup files need; "" on success.
-std::string write_file(const std::string &path, const std::string &value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return "cannot open " + path + ": " + strerror(errno);
-  const ssize_t n = write(fd, value.data(), value.size());
-  const int saved = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(value.size()))
-    return "cannot write '" + value + "' to " + path + ": " + strerror(saved);
-  return "";
-}
 
 std::vector<pid_t> procs_of(const std::string &dir) {
   std::vector<pid_t> pids;
