@@ -9,6 +9,9 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libbenchmark-dev
   libclang-rt-14-dev
+  # The /metrics endpoint's HTTP server; a real Prometheus (and promtool)
+  # for the tests that scrape it.
+  libmicrohttpd-dev prometheus
   # A real container for the identity tests. runc, because crun refuses
   # hybrid cgroup layouts whose cgroup2 mount holds any controller.
   podman runc

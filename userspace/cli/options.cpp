@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <cstring>
+#include <unistd.h>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "util/cgroup_identity.h"
 #include "util/comm_pattern.h"
 #include "util/duration.h"
+#include "util/listen_address.h"
 
 namespace treetrace {
 namespace {
@@ -68,7 +71,7 @@ bool is_power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   Options o;
   CLI::App app{"treetrace: per-process-tree CPU and memory accounting from the kernel, via eBPF", "treetrace"};
-  app.set_version_flag("--version", "treetrace 0.1.0");
+  app.set_version_flag("--version", "treetrace " TREETRACE_VERSION);
 
   std::vector<std::string> comm_raw, cgroup_raw, container_raw, pod_raw;
   std::string group_by = "tree";
@@ -76,6 +79,8 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   std::string format = "text", events = "exec,exit,oom_kill", interval, duration;
   uint64_t ringbuf_bytes = o.ringbuf_bytes, max_procs = o.max_procs, output_queue = o.output_queue_bytes;
   bool verbose = false;
+  std::string listen, textfile_interval, metrics_grace;
+  uint64_t max_series = o.max_series, metrics_commands = o.metrics_commands;
 
   app.add_option("--comm", comm_raw,
                  "Trace processes whose command name matches PATTERN (exact, or a glob with * and ?), and "
@@ -116,19 +121,42 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
       ->capture_default_str();
   app.add_option("--pss-budget", o.pss_budget, "At most this many /proc/PID/smaps_rollup reads per --interval")
       ->capture_default_str();
+  app.add_option("--listen", listen,
+                 "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (ADDR defaults to 127.0.0.1; the "
+                 "endpoint has no authentication)")
+      ->type_name("[ADDR:]PORT");
+  app.add_option("--textfile", o.textfile,
+                 "Also write the metrics to PATH every --textfile-interval, atomically, for node_exporter's "
+                 "textfile collector")
+      ->type_name("PATH");
+  app.add_option("--textfile-interval", textfile_interval, "How often --textfile is rewritten (default 15s)")
+      ->check(duration_validator());
+  app.add_flag("--metrics-processes", o.metrics_processes,
+               "Also export per-process memory and CPU series (labelled with pid), within --max-series");
+  app.add_option("--max-series", max_series, "At most this many series per scrape; the rest are counted as dropped")
+      ->capture_default_str();
+  app.add_option("--metrics-commands", metrics_commands,
+                 "Command series per group in treetrace_group_command_cpu_seconds_total; the rest are "
+                 "command=\"other\"")
+      ->capture_default_str();
+  app.add_option("--metrics-grace", metrics_grace,
+                 "Keep exporting a finished group's final counters for DURATION (default 5m)")
+      ->check(duration_validator());
   app.add_option("command", o.command, "COMMAND [ARG...] to run and trace (after --)")->type_name("");
   app.positionals_at_end();
   app.footer("Examples:\n"
              "  treetrace                                   trace every process on the node\n"
              "  treetrace --comm celery --interval 5s       Celery trees, a snapshot every 5 s\n"
-             "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n");
+             "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n"
+             "  treetrace --listen 9477 --group-by pod --events none\n"
+             "                                              a quiet node agent for Prometheus\n");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &) {
     return OptionsExit{0, app.help()};
   } catch (const CLI::CallForVersion &) {
-    return OptionsExit{0, "treetrace 0.1.0\n"};
+    return OptionsExit{0, "treetrace " TREETRACE_VERSION "\n"};
   } catch (const CLI::ParseError &e) {
     return OptionsExit{2, e.what()};
   }
@@ -157,6 +185,32 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     return fail("--max-procs must be between 16 and 16777216");
   if (output_queue < 4096)
     return fail("--output-queue must be at least 4096 bytes");
+  if (!listen.empty()) {
+    auto addr = parse_listen_address(listen);
+    if (auto *err = std::get_if<std::string>(&addr))
+      return fail("--listen: " + *err);
+    o.listen = std::get<ListenAddress>(addr);
+  }
+  if (!textfile_interval.empty())
+    o.textfile_interval_ns = *parse_duration_ns(textfile_interval);
+  if (!metrics_grace.empty())
+    o.metrics_grace_ns = *parse_duration_ns(metrics_grace);
+  const bool exporting = o.listen || !o.textfile.empty();
+  if (!exporting && (o.metrics_processes || !textfile_interval.empty() || !metrics_grace.empty()))
+    return fail("--metrics-processes, --textfile-interval and --metrics-grace need --listen or --textfile");
+  if (max_series < 100 || max_series > 10'000'000)
+    return fail("--max-series must be between 100 and 10000000");
+  if (metrics_commands > 1000)
+    return fail("--metrics-commands must be at most 1000");
+  o.max_series = static_cast<uint32_t>(max_series);
+  o.metrics_commands = static_cast<uint32_t>(metrics_commands);
+  if (!o.textfile.empty()) {
+    // Checked now, not at the first write 15 s in: the directory must exist.
+    const auto slash = o.textfile.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : o.textfile.substr(0, slash);
+    if (access(dir.c_str(), W_OK) != 0)
+      return fail("--textfile " + o.textfile + ": cannot write to directory " + dir + ": " + strerror(errno));
+  }
   o.ringbuf_bytes = static_cast<uint32_t>(ringbuf_bytes);
   o.max_procs = static_cast<uint32_t>(max_procs);
   o.output_queue_bytes = output_queue;

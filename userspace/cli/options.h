@@ -12,6 +12,7 @@
 #include "core/groups.h"
 #include "output/render.h"
 #include "util/cgroup.h"
+#include "util/listen_address.h"
 
 namespace treetrace {
 
@@ -35,7 +36,20 @@ struct Options {
   uint64_t output_queue_bytes = 16u << 20;
   uint32_t pss_budget = 2048;       // smaps_rollup reads per interval
   std::vector<std::string> command; // empty: trace the node
+
+  // The Prometheus exposition (docs/metrics.md).
+  std::optional<ListenAddress> listen; // --listen
+  std::string textfile; // --textfile: rewritten atomically every textfile_interval_ns
+  uint64_t textfile_interval_ns = 15'000'000'000ull;
+  bool metrics_processes = false; // per-process series
+  uint32_t max_series = 10000;
+  uint32_t metrics_commands = 10; // command series per group, beside "other"
+  uint64_t metrics_grace_ns = 300'000'000'000ull;
 };
+
+// The port --listen uses when given only an address, and the one the deploy
+// files use (docs/metrics.md says why this one).
+constexpr uint16_t kDefaultMetricsPort = 9477;
 
 struct OptionsExit {
   int code;            // 0 for --help/--version

@@ -21,8 +21,9 @@
 #include "core/event_kind.h"
 #include "loader/live_state.h"
 #include "loader/tracer.h"
-#include "output/output_queue.h"
+#include "output/metrics_sink.h"
 #include "output/render.h"
+#include "output/stream_sink.h"
 #include "util/cgroup.h"
 #include "util/cgroup_identity.h"
 #include "util/proc_parse.h"
@@ -133,11 +134,8 @@ private:
   std::optional<Attribution> aggregate(const void *data, size_t size);
   void setup_memcg_paths();
   std::string group_key(uint64_t cgroup_id);
-  void emit(std::string line) {
-    if (!output_->try_push(std::move(line)))
-      spdlog::debug("output queue full: line dropped");
-  }
-  void emit_report(std::string text) { output_->push_wait(std::move(text), 5000); }
+  std::optional<std::string> setup_metrics();
+  void collect_rows_if_wanted(uint64_t now);
   void snapshot_trees(uint64_t now);
   LossReport loss() const;
   void report_loss_if_grown(uint64_t now);
@@ -149,7 +147,11 @@ private:
   const Options &options_;
   std::unique_ptr<Tracer> tracer_;
   Aggregator aggregator_{aggregator_config()};
-  std::unique_ptr<OutputQueue> output_;
+  // The output seam: every consumer of records and live state.
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  StreamSink *stream_ = nullptr;   // stdout, among sinks_
+  MetricsSink *metrics_ = nullptr; // --listen / --textfile, among sinks_
+  double last_rows_seconds_ = 0;
   std::unique_ptr<CgroupPathCache> cgroups_;
   std::unique_ptr<PodDirectory> pods_;
   std::unique_ptr<IdentityCache> identities_;
@@ -236,8 +238,8 @@ void Session::on_record(const void *data, size_t size) {
         ex && ex->hdr.proc.pid == static_cast<uint32_t>(child_pid_))
       child_key_ = ex->hdr.proc;
   }
-  if (options_.events.contains(kind_of(event)))
-    emit(render_event(event, attr, render_));
+  for (auto &sink : sinks_)
+    sink->on_event(event, attr);
 }
 
 LossReport Session::loss() const {
@@ -246,7 +248,7 @@ LossReport Session::loss() const {
   l.attempts = k.total_attempts();
   l.delivered = delivered_;
   l.dropped_kernel = k.total_dropped();
-  l.dropped_output = output_->dropped_lines();
+  l.dropped_output = stream_->dropped_lines();
   l.proc_table_full = k.proc_table_full;
   l.procs_untracked = aggregator_.stats().procs_untracked;
   return l;
@@ -283,13 +285,33 @@ void Session::report_loss_if_grown(uint64_t now) {
   spdlog::warn("lost {} records so far ({} ring buffer full, {} output too slow, {} processes untracked)", l.lost(),
                l.dropped_kernel, l.dropped_output, l.proc_table_full + l.procs_untracked);
   last_reported_loss_ = l.lost();
-  emit(render_lost(l, now, render_));
+  for (auto &sink : sinks_)
+    sink->on_loss(l, now);
 }
 
 void Session::snapshot_trees(uint64_t now) {
   std::vector<TreeReport> trees = live_->snapshot(now);
-  if (!trees.empty())
-    emit(render_trees(trees, now, false, render_));
+  for (auto &sink : sinks_)
+    sink->on_snapshot(trees, now);
+}
+
+// Pulled sinks (a scrape arrived, the textfile is due) get every row, live
+// and finished, current now: one refresh serves them all.
+void Session::collect_rows_if_wanted(uint64_t now) {
+  bool wanted = false;
+  for (auto &sink : sinks_)
+    wanted |= sink->wants_rows(now);
+  if (!wanted)
+    return;
+  const uint64_t began = boottime_ns();
+  std::vector<TreeReport> rows = live_->final_report(now, std::nullopt, LiveState::kPssMaxAgeForMetricsNs);
+  SessionStats stats;
+  stats.loss = loss();
+  stats.tracked_processes = aggregator_.live_procs();
+  stats.last_rows_seconds = last_rows_seconds_;
+  for (auto &sink : sinks_)
+    sink->on_rows(rows, stats, now);
+  last_rows_seconds_ = static_cast<double>(boottime_ns() - began) / 1e9;
 }
 
 // Is this tree member still running? Compares start times, so a PID
@@ -388,9 +410,9 @@ void Session::finish(uint64_t now) {
     else if (child_status_)
       summary.exit_code = WEXITSTATUS(*child_status_);
   }
-  if (!trees.empty())
-    emit_report(render_trees(trees, now, true, render_));
-  emit_report(render_summary(summary, now, render_));
+  for (auto &sink : sinks_)
+    sink->on_final(trees, summary, now);
+  collect_rows_if_wanted(now);
   if (summary.loss.lost())
     spdlog::warn("{} records lost in total: {} ring buffer full, {} output too slow, {} processes untracked",
                  summary.loss.lost(), summary.loss.dropped_kernel, summary.loss.dropped_output,
@@ -402,6 +424,37 @@ void Session::finish(uint64_t now) {
     spdlog::warn("{} thread counter updates lost to contention", k.credit_contended);
   spdlog::debug("{} live-state refreshes; OOM: {} victims already exiting (no kill), {} kills outside the filters",
                 live_->refreshes(), k.oom_not_killed, k.oom_untraced);
+}
+
+// --listen and --textfile: the Prometheus exposition, as one more sink.
+std::optional<std::string> Session::setup_metrics() {
+  if (!options_.listen && options_.textfile.empty())
+    return std::nullopt;
+  MetricsSinkOptions o;
+  o.metrics.group_by = options_.group_by;
+  o.metrics.max_series = options_.max_series;
+  o.metrics.commands_per_group = options_.metrics_commands;
+  o.metrics.grace_ns = options_.metrics_grace_ns;
+  o.metrics.processes = options_.metrics_processes;
+  o.metrics.version = TREETRACE_VERSION;
+  o.listen = options_.listen;
+  o.textfile = options_.textfile;
+  o.textfile_interval_ns = options_.textfile_interval_ns;
+  auto created = MetricsSink::create(std::move(o), render_.identity);
+  if (auto *err = std::get_if<std::string>(&created))
+    return *err;
+  metrics_ = std::get<std::unique_ptr<MetricsSink>>(created).get();
+  sinks_.push_back(std::move(std::get<std::unique_ptr<MetricsSink>>(created)));
+  if (options_.listen) {
+    ListenAddress a = *options_.listen;
+    a.port = metrics_->port(); // the one bound, when 0 asked for any
+    if (!a.loopback())
+      spdlog::warn("metrics at http://{}/metrics have no authentication: anyone who can reach {} can read them",
+                   a.to_string(), a.host);
+    else
+      spdlog::info("metrics at http://{}/metrics", a.to_string());
+  }
+  return std::nullopt;
 }
 
 // The key of the group a cgroup belongs to under --group-by; "" for none.
@@ -477,7 +530,6 @@ int Session::run() {
     }
   };
 
-  output_ = std::make_unique<OutputQueue>(STDOUT_FILENO, options_.output_queue_bytes);
   render_.format = options_.format;
   render_.realtime_offset_ns = static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(boottime_ns());
   if (!options_.cgroup_mount.empty()) {
@@ -491,6 +543,15 @@ int Session::run() {
   }
   render_.group_by = options_.group_by;
   setup_memcg_paths();
+  auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events);
+  stream_ = stream.get();
+  sinks_.push_back(std::move(stream));
+  // Before loading: a busy port is reported before anything is attached.
+  if (auto err = setup_metrics()) {
+    spdlog::error("{}", *err);
+    abandon_child();
+    return 1;
+  }
 
   auto created = Tracer::create(tracer_config(), [this](const void *d, size_t n) { on_record(d, n); });
   if (auto *err = std::get_if<std::string>(&created)) {
@@ -503,9 +564,7 @@ int Session::run() {
                                       LiveStateOptions{options_.pss_budget, options_.per_process});
   spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
   // Before the startup scan, whose `existing` records may be printed.
-  if (!options_.events.empty())
-    if (std::string columns = render_event_columns(render_); !columns.empty())
-      emit(std::move(columns));
+  stream_->begin();
   started_at_ = boottime_ns();
   if (auto err = tracer_->start()) {
     spdlog::error("{}", *err);
@@ -514,7 +573,7 @@ int Session::run() {
   }
   aggregator_.finish_startup_scan();
   tracer_->consume();
-  output_->publish();
+  stream_->end_round();
   // Loading parsed the kernel's BTF twice (several MiB each) and freed it;
   // hand that memory back instead of carrying it for the whole run.
   malloc_trim(0);
@@ -542,7 +601,11 @@ int Session::run() {
     spdlog::error("cannot set up the event loop: {}", strerror(errno));
     return 1;
   }
-  for (int fd : {tracer_->ring_fd(), sigfd.get()}) {
+  std::vector<int> wake_fds = {tracer_->ring_fd(), sigfd.get()};
+  for (auto &sink : sinks_)
+    if (sink->wake_fd() >= 0)
+      wake_fds.push_back(sink->wake_fd());
+  for (int fd : wake_fds) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -595,8 +658,10 @@ int Session::run() {
       reconcile_with_kernel(now);
       reconcile_at_ = 0;
     }
-    output_->publish(); // this round's lines, in one write
-    if (output_->fd_closed())
+    collect_rows_if_wanted(now);
+    for (auto &sink : sinks_)
+      sink->end_round(); // this round's lines, in one write
+    if (stream_->closed())
       return child_pid_ > 0 ? exit_status() : 0; // nobody reads: leave quietly
     if (now >= deadline && child_pid_ < 0)
       stop = true;
@@ -605,7 +670,7 @@ int Session::run() {
   }
 
   finish(boottime_ns());
-  output_->flush(5000);
+  stream_->flush(5000);
   return exit_status();
 }
 

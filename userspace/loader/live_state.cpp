@@ -30,11 +30,12 @@ void LiveState::refresh() {
 std::vector<TreeReport> LiveState::snapshot(uint64_t now_ns) {
   refresh();
   std::vector<TreeReport> trees = aggregator_.snapshot(now_ns, options_.with_processes);
-  measure_pss(trees);
+  measure_pss(trees, now_ns);
   return trees;
 }
 
-std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree) {
+std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree,
+                                                uint64_t pss_max_age_ns) {
   refresh();
   std::vector<TreeReport> trees;
   // Groups other than trees are reported whole: a command's groups hold
@@ -45,11 +46,13 @@ std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::opti
   } else {
     trees = aggregator_.final_report(now_ns, options_.with_processes);
   }
-  measure_pss(trees);
+  if (!pss_read_at_ns_ || now_ns - pss_read_at_ns_ >= pss_max_age_ns)
+    measure_pss(trees, now_ns);
   return trees;
 }
 
-void LiveState::measure_pss(std::vector<TreeReport> &trees) {
+void LiveState::measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns) {
+  pss_read_at_ns_ = now_ns;
   // Bounded: at most pss_budget smaps_rollup reads per refresh. A tree that
   // cannot be measured whole (over budget, or a member we may not read)
   // reports no PSS rather than a partial sum.

@@ -27,14 +27,21 @@ public:
   // Every live tree, current now; starts a new interval (see Aggregator::snapshot).
   std::vector<TreeReport> snapshot(uint64_t now_ns);
   // Every tree ever seen, live ones current now; or only `tree` when given.
-  std::vector<TreeReport> final_report(uint64_t now_ns, const std::optional<ProcKey> &tree);
+  // PSS is read again unless the last reading is younger than pss_max_age_ns;
+  // rows then carry that reading.
+  std::vector<TreeReport> final_report(uint64_t now_ns, const std::optional<ProcKey> &tree,
+                                       uint64_t pss_max_age_ns = 0);
+
+  // Scrapes come as often as every second, and reading every smaps_rollup
+  // costs more than the rest of a collection: PSS is as of at most 5 s.
+  static constexpr uint64_t kPssMaxAgeForMetricsNs = 5'000'000'000ull;
 
   const RefreshStats &last_refresh() const { return last_refresh_; }
   uint64_t refreshes() const { return refreshes_; }
 
 private:
   void refresh();
-  void measure_pss(std::vector<TreeReport> &trees);
+  void measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns);
 
   Tracer &tracer_;
   Aggregator &aggregator_;
@@ -44,6 +51,7 @@ private:
   uint64_t refreshes_ = 0;
   bool warned_pss_denied_ = false;
   bool warned_refresh_failed_ = false;
+  uint64_t pss_read_at_ns_ = 0; // 0: never
 };
 
 } // namespace treetrace

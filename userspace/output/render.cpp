@@ -330,25 +330,6 @@ void json_process(JsonWriter &w, const ProcessReport &p) {
   w.end_object();
 }
 
-// A group row's name: its key, or a word for the processes in no such group.
-std::string group_label(const TreeReport &t, GroupBy by) {
-  if (!t.group.empty())
-    return t.group;
-  switch (by) {
-  case GroupBy::Container:
-    return "(no container)";
-  case GroupBy::Pod:
-    return "(no pod)";
-  case GroupBy::Unit:
-    return "(no unit)";
-  case GroupBy::Cgroup:
-    return "(unknown cgroup)";
-  case GroupBy::Comm:
-  case GroupBy::Tree:
-    break;
-  }
-  return "(none)";
-}
 
 std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
                        const RenderContext &ctx) {
@@ -438,6 +419,25 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
 
 } // namespace
 
+std::string group_label(const TreeReport &t, GroupBy by) {
+  if (!t.group.empty())
+    return t.group;
+  switch (by) {
+  case GroupBy::Container:
+    return "(no container)";
+  case GroupBy::Pod:
+    return "(no pod)";
+  case GroupBy::Unit:
+    return "(no unit)";
+  case GroupBy::Cgroup:
+    return "(unknown cgroup)";
+  case GroupBy::Comm:
+  case GroupBy::Tree:
+    break;
+  }
+  return "(none)";
+}
+
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx) {
   return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx) : text_event(event, attribution, ctx);
 }
@@ -454,6 +454,24 @@ std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, 
                                           : text_trees(trees, now_ns, final_report, ctx);
 }
 
+uint64_t LossReport::lost() const {
+  uint64_t n = 0;
+  for (const LossCause &cause : kLossCauses)
+    n += this->*cause.member;
+  return n;
+}
+
+namespace {
+// The one field list of loss, shared by `lost` and `summary` records.
+void json_loss_fields(JsonWriter &w, const LossReport &loss) {
+  w.field("lost", loss.lost());
+  w.field("attempts", loss.attempts);
+  w.field("delivered", loss.delivered);
+  for (const LossCause &cause : kLossCauses)
+    w.field(cause.json_field, loss.*cause.member);
+}
+} // namespace
+
 std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderContext &ctx) {
   if (ctx.format == OutputFormat::Text)
     return fmt::format("{} lost     {} records so far: {} ring buffer full, {} output too slow, {} untracked "
@@ -465,13 +483,7 @@ std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderCon
   w.begin_object();
   w.field("event", "lost");
   w.field("ts_ns", now_ns);
-  w.field("lost", loss.lost());
-  w.field("attempts", loss.attempts);
-  w.field("delivered", loss.delivered);
-  w.field("dropped_kernel", loss.dropped_kernel);
-  w.field("dropped_output", loss.dropped_output);
-  w.field("proc_table_full", loss.proc_table_full);
-  w.field("procs_untracked", loss.procs_untracked);
+  json_loss_fields(w, loss);
   w.end_object();
   return line;
 }
@@ -491,13 +503,7 @@ std::string render_summary(const RunSummary &s, uint64_t now_ns, const RenderCon
     w.field("cpu_ns", s.cpu_ns);
     w.field("rss_peak_bytes", s.rss_peak_bytes);
     w.field("wall_ns", s.wall_ns);
-    w.field("lost", s.loss.lost());
-    w.field("attempts", s.loss.attempts);
-    w.field("delivered", s.loss.delivered);
-    w.field("dropped_kernel", s.loss.dropped_kernel);
-    w.field("dropped_output", s.loss.dropped_output);
-    w.field("proc_table_full", s.loss.proc_table_full);
-    w.field("procs_untracked", s.loss.procs_untracked);
+    json_loss_fields(w, s.loss);
     json_by_comm(w, s.by_comm);
     w.field("oom_kills", s.oom_kills);
     w.begin_array("oom_victims");

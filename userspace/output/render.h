@@ -34,6 +34,10 @@ std::string render_event(const Event &event, const Attribution &attribution, con
 // The column header of the text event stream; empty for JSON.
 std::string render_event_columns(const RenderContext &ctx);
 
+// A group row's name: its key, or a word for the processes in no such
+// group ("(no pod)"). Text, JSON and the metrics' group label all use it.
+std::string group_label(const TreeReport &row, GroupBy by);
+
 // One `tree` record per tree (JSON), or one aligned table (text).
 std::string render_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
                          const RenderContext &ctx);
@@ -45,7 +49,20 @@ struct LossReport {
   uint64_t dropped_output = 0;  // lines dropped because stdout was too slow
   uint64_t proc_table_full = 0; // processes the kernel could not track
   uint64_t procs_untracked = 0; // processes userspace could not track
-  uint64_t lost() const { return dropped_kernel + dropped_output + proc_table_full + procs_untracked; }
+  uint64_t lost() const; // the sum over kLossCauses
+};
+
+// Every cause of loss, in one list for JSON, text and the metrics.
+struct LossCause {
+  const char *json_field;   // in `lost` and `summary` records
+  const char *metric_cause; // treetrace_records_lost_total{cause=...}
+  uint64_t LossReport::*member;
+};
+inline constexpr LossCause kLossCauses[] = {
+    {"dropped_kernel", "ring_buffer_full", &LossReport::dropped_kernel},
+    {"dropped_output", "output_too_slow", &LossReport::dropped_output},
+    {"proc_table_full", "proc_table_full", &LossReport::proc_table_full},
+    {"procs_untracked", "procs_untracked", &LossReport::procs_untracked},
 };
 
 std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderContext &ctx);

@@ -1,4 +1,5 @@
 #include "util/json_writer.h"
+#include "util/utf8.h"
 
 #include <array>
 #include <cassert>
@@ -23,44 +24,6 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
 }();
 
 constexpr char kHex[] = "0123456789abcdef";
-constexpr char kReplacement[] = "\xef\xbf\xbd"; // U+FFFD
-
-// Length of the well-formed UTF-8 sequence at p (Unicode table 3-7), or
-// minus the length of its maximal ill-formed subpart, which becomes one
-// U+FFFD.
-int utf8_sequence(const unsigned char *p, const unsigned char *end) {
-  unsigned char c = p[0];
-  int need;
-  unsigned char lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    need = 1;
-  } else if (c == 0xe0) {
-    need = 2;
-    lo = 0xa0; // shorter forms are overlong
-  } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
-    need = 2;
-  } else if (c == 0xed) {
-    need = 2;
-    hi = 0x9f; // ED A0..BF are the surrogates D800..DFFF
-  } else if (c == 0xf0) {
-    need = 3;
-    lo = 0x90; // shorter forms are overlong
-  } else if (c >= 0xf1 && c <= 0xf3) {
-    need = 3;
-  } else if (c == 0xf4) {
-    need = 3;
-    hi = 0x8f; // beyond is above U+10FFFF
-  } else {
-    return -1; // continuation byte, C0/C1 overlong lead, or F5..FF
-  }
-  for (int k = 1; k <= need; ++k) {
-    if (end - p <= k || p[k] < lo || p[k] > hi)
-      return -k;
-    lo = 0x80;
-    hi = 0xbf;
-  }
-  return need + 1;
-}
 
 // True when none of the 8 bytes at p needs attention: no control byte, no
 // '"', no '\\', no DEL and nothing >= 0x80 (classic SWAR byte tests).
@@ -122,7 +85,7 @@ void JsonWriter::append_escaped(std::string &out, std::string_view s) {
         continue;
       }
       out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
-      out.append(kReplacement, 3);
+      out.append(kUtf8Replacement, 3);
       p += -n;
     } else {
       out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));

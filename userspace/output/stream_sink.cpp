@@ -1,0 +1,41 @@
+#include "output/stream_sink.h"
+
+#include <spdlog/spdlog.h>
+
+namespace treetrace {
+
+StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events)
+    : queue_(fd, queue_bytes), render_(render), events_(events) {}
+
+StreamSink::~StreamSink() = default;
+
+void StreamSink::emit(std::string line) {
+  if (!queue_.try_push(std::move(line)))
+    spdlog::debug("output queue full: line dropped");
+}
+
+void StreamSink::begin() {
+  if (!events_.empty())
+    if (std::string columns = render_event_columns(render_); !columns.empty())
+      emit(std::move(columns));
+}
+
+void StreamSink::on_event(const Event &event, const Attribution &attribution) {
+  if (events_.contains(kind_of(event)))
+    emit(render_event(event, attribution, render_));
+}
+
+void StreamSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) {
+  if (!rows.empty())
+    emit(render_trees(rows, now_ns, false, render_));
+}
+
+void StreamSink::on_loss(const LossReport &loss, uint64_t now_ns) { emit(render_lost(loss, now_ns, render_)); }
+
+void StreamSink::on_final(const std::vector<TreeReport> &rows, const RunSummary &summary, uint64_t now_ns) {
+  if (!rows.empty())
+    emit_report(render_trees(rows, now_ns, true, render_));
+  emit_report(render_summary(summary, now_ns, render_));
+}
+
+} // namespace treetrace

@@ -1,0 +1,41 @@
+// The text and JSON Lines stream on stdout, through a bounded OutputQueue
+// so a slow reader never stalls the ring buffer: events are dropped (and
+// counted) when the queue is full, reports wait for room.
+#pragma once
+
+#include <memory>
+
+#include "core/event_kind.h"
+#include "output/output_queue.h"
+#include "output/render.h"
+#include "output/sink.h"
+
+namespace treetrace {
+
+class StreamSink : public Sink {
+public:
+  StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events);
+  ~StreamSink() override;
+
+  // The column header, printed before the startup scan's records.
+  void begin();
+  void on_event(const Event &event, const Attribution &attribution) override;
+  void on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) override;
+  void on_loss(const LossReport &loss, uint64_t now_ns) override;
+  void on_final(const std::vector<TreeReport> &rows, const RunSummary &summary, uint64_t now_ns) override;
+  void end_round() override { queue_.publish(); }
+  bool closed() const override { return queue_.fd_closed(); }
+
+  uint64_t dropped_lines() const { return queue_.dropped_lines(); }
+  void flush(int timeout_ms) { queue_.flush(timeout_ms); }
+
+private:
+  void emit(std::string line);
+  void emit_report(std::string text) { queue_.push_wait(std::move(text), 5000); }
+
+  OutputQueue queue_;
+  const RenderContext &render_;
+  EventKindSet events_;
+};
+
+} // namespace treetrace

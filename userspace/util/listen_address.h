@@ -1,0 +1,24 @@
+// Parses --listen's [ADDR:]PORT. ADDR is a numeric IPv4 or IPv6 address
+// (IPv6 in brackets); no name lookups, so what is bound is what was typed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace treetrace {
+
+struct ListenAddress {
+  std::string host; // numeric, without brackets
+  uint16_t port = 0;
+  bool ipv6 = false;
+  // Anything but 127.0.0.0/8 and ::1 reaches beyond this machine.
+  bool loopback() const;
+  std::string to_string() const; // host:port, IPv6 in brackets
+};
+
+// "9477" -> 127.0.0.1:9477; "0.0.0.0:9477"; "[::1]:9477". Error text otherwise.
+std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text);
+
+} // namespace treetrace
