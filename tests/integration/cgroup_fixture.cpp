@@ -224,6 +224,12 @@ ScratchCgroup::~ScratchCgroup() {
     kill_and_remove(created_.front());
 }
 
+std::vector<std::string> exec_in_cgroup(const std::string &procs_file, const std::vector<std::string> &argv) {
+  std::vector<std::string> wrapped{"/bin/sh", "-c", "echo 0 > \"$0\" && exec \"$@\"", procs_file};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
 std::optional<uint64_t> ScratchCgroup::cpu_usage_usec() const {
   return keyed_value(abs_path_ + "/cpu.stat", "usage_usec");
 }

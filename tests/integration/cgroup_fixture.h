@@ -18,6 +18,18 @@
 
 namespace tt_test {
 
+// Skips a test that needs a memory controller on a node that has none.
+#define TT_REQUIRE_MEMCG()                                                                                             \
+  do {                                                                                                                 \
+    if (auto reason = ::tt_test::MemoryLimitedCgroup::unavailable_reason())                                            \
+      GTEST_SKIP() << *reason;                                                                                         \
+  } while (0)
+
+// argv wrapped so that the process joins the cgroup (writes itself to
+// procs_file) and then execs argv: membership filters (--cgroup) pick a
+// process up at its exec, so it is traced from its first instruction.
+std::vector<std::string> exec_in_cgroup(const std::string &procs_file, const std::vector<std::string> &argv);
+
 // Every pid listed in a cgroup.procs file (empty if it cannot be read).
 std::vector<pid_t> cgroup_procs(const std::string &procs_file);
 

@@ -16,12 +16,6 @@ namespace {
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr uint64_t kLimit = 32u << 20;
 
-#define TT_REQUIRE_MEMCG()                                                                                             \
-  do {                                                                                                                 \
-    if (auto reason = MemoryLimitedCgroup::unavailable_reason())                                                       \
-      GTEST_SKIP() << *reason;                                                                                         \
-  } while (0)
-
 std::optional<json> exit_of(const RunResult &r, int64_t pid) {
   for (const auto &e : r.events("exit"))
     if (e["pid"] == pid)

@@ -68,8 +68,8 @@ public:
     for (size_t i = 0; i < current_.size(); ++i) {
       if (out && current_[out - 1].first == current_[i].first)
         current_[out - 1].second += current_[i].second;
-      else
-        current_[out++] = std::move(current_[i]);
+      else if (out++ != i)
+        current_[out - 1] = std::move(current_[i]); // never onto itself: that empties a string
     }
     current_.resize(out);
     size_t j = 0;

@@ -1,0 +1,210 @@
+// treetrace's /metrics as a real Prometheus stores it, against the
+// kernel's own figures: a workload runs in a fresh cgroup v2, Prometheus
+// scrapes treetrace every second, and the test reads the group's series
+// back through Prometheus's query API and compares them with the cgroup's
+// cpu.stat, the workload's wait4() rusage and the memory cgroup's OOM
+// counter. Every scrape the test makes itself is checked by promtool.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "cgroup_fixture.h"
+#include "harness.h"
+#include "http_client.h"
+#include "prometheus_fixture.h"
+
+using namespace tt_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Polls until pred() holds or timeout; returns whether it held.
+template <class Pred> bool eventually(std::chrono::milliseconds timeout, Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return pred();
+}
+
+// promtool's verdict on one exposition: "" when clean.
+std::string promtool_check(const std::string &text) {
+  char path[] = "/tmp/tt-scrape-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0)
+    return "mkstemp failed";
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  FILE *p = popen((std::string("promtool check metrics < ") + path + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p))
+    out += buf;
+  const int status = p ? pclose(p) : -1;
+  unlink(path);
+  if (!written)
+    return "could not write the scrape";
+  return status == 0 ? "" : "promtool: " + out;
+}
+
+// Scrapes treetrace itself and keeps promtool's complaints, if any.
+struct ScrapeChecker {
+  uint16_t port;
+  int scrapes = 0;
+  std::vector<std::string> problems;
+  void scrape() {
+    auto r = http_request("127.0.0.1", port, "/metrics");
+    ++scrapes;
+    if (!r || r->status != 200) {
+      problems.push_back("scrape failed" + (r ? ": HTTP " + std::to_string(r->status) : std::string()));
+      return;
+    }
+    if (r->headers["content-type"] != "text/plain; version=0.0.4; charset=utf-8")
+      problems.push_back("Content-Type " + r->headers["content-type"]);
+    if (std::string verdict = promtool_check(r->body); !verdict.empty())
+      problems.push_back(verdict);
+  }
+};
+
+std::string selector(const std::string &family, const std::string &group) {
+  return family + "{job=\"treetrace\",group=\"" + group + "\"}";
+}
+
+void stop(Spawned &p) {
+  if (p.pid > 0) {
+    kill(p.pid, SIGKILL);
+    waitpid(p.pid, nullptr, 0);
+    p.pid = -1;
+  }
+}
+
+} // namespace
+
+TEST(Prometheus, StoredGroupCpuMatchesTheCgroupAndWait4ThenTheSeriesGoesAfterGrace) {
+  TT_REQUIRE_BPF();
+  ScratchCgroup cg;
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  const uint16_t port = free_tcp_port();
+  constexpr int kGraceS = 5;
+  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by",
+                           "cgroup", "--cgroup", cg.rel_path(), "--metrics-grace", std::to_string(kGraceS) + "s"});
+  ASSERT_TRUE(tracer.ready());
+  PrometheusServer prom(port);
+  ASSERT_FALSE(prom.error()) << *prom.error();
+  ASSERT_TRUE(prom.wait_target_up(20)) << prom.last_error();
+
+  // A sleeper first, so the group's series exists at ~0 before the work
+  // starts and increase() over the run sees all of it.
+  Spawned sleeper = spawn(exec_in_cgroup(cg.procs_file(), {workload_bin(), "sleep", "120000"}));
+  const std::string cpu = selector("treetrace_group_cpu_seconds_total", cg.rel_path());
+  ASSERT_TRUE(eventually(15s, [&] { return prom.value(cpu).has_value(); }))
+      << "Prometheus never stored " << cpu << ": " << prom.last_error();
+
+  // The work: a master and two forked workers at 60% duty for 5 s.
+  TruthFile truth;
+  Spawned work = spawn(
+      exec_in_cgroup(cg.procs_file(), {workload_bin(), "wait4", workload_bin(), "pool-burn", "2", "5", "60"}),
+      {truth.env()});
+  ScrapeChecker checker{port};
+  while (waitpid(work.pid, nullptr, WNOHANG) == 0) {
+    checker.scrape();
+    std::this_thread::sleep_for(1s);
+  }
+  stop(sleeper);
+  const auto kernel_usec = cg.cpu_usage_usec();
+  ASSERT_TRUE(kernel_usec) << "cannot read " << cg.abs_path() << "/cpu.stat";
+  const double kernel_s = static_cast<double>(*kernel_usec) / 1e6;
+  auto wait4 = truth.with("kind", "wait4");
+  ASSERT_EQ(wait4.size(), 1u);
+  const double wait4_s = wait4[0]["cpu_us"].get<double>() / 1e6;
+
+  // Prometheus has the final figure once a scrape after the last exit is in.
+  std::this_thread::sleep_for(2500ms);
+  checker.scrape();
+  const auto stored = prom.value(cpu);
+  ASSERT_TRUE(stored) << prom.last_error();
+  const auto last_ts = prom.value("timestamp(" + cpu + ")");
+  ASSERT_TRUE(last_ts) << prom.last_error();
+  // increase() evaluated at the last sample, over a range that starts
+  // before the series did: what a dashboard's "CPU used in this window" is.
+  const auto increase = prom.value("increase(" + cpu + "[5m])", *last_ts);
+  ASSERT_TRUE(increase) << prom.last_error();
+  std::printf("cgroup cpu.stat %.4f s, wait4 %.4f s, stored %.4f s, increase() %.4f s\n", kernel_s, wait4_s,
+              *stored, *increase);
+  EXPECT_GT(kernel_s, 3.0) << "the workload should have used ~9 s of CPU";
+  EXPECT_TRUE(within(*stored, kernel_s, 0.02, 0)) << "stored " << *stored << " s vs cpu.stat " << kernel_s << " s";
+  EXPECT_TRUE(within(*increase, kernel_s, 0.02, 0)) << "increase() " << *increase << " s vs cpu.stat " << kernel_s;
+  // The group holds the pool and the test's two helpers (the sleeper and the
+  // wait4 wrapper), which used next to nothing.
+  EXPECT_GE(*stored + 1e-3, wait4_s);
+  EXPECT_TRUE(within(*stored, wait4_s, 0.02, 0)) << "stored " << *stored << " s vs wait4 " << wait4_s << " s";
+  const auto started = prom.value(selector("treetrace_group_processes_started_total", cg.rel_path()));
+  EXPECT_EQ(started, 5.0) << "the sleeper, the wait4 wrapper, the pool master and its two workers (each shell execs its command)";
+  EXPECT_EQ(prom.value(selector("treetrace_group_processes", cg.rel_path())), 0.0);
+
+  // Through the grace period the final counter stays; after it, the series goes.
+  const double ended = unix_now();
+  std::this_thread::sleep_for(std::chrono::seconds(kGraceS - 3));
+  EXPECT_EQ(prom.value(cpu), stored) << "still exported, unchanged, inside the grace period";
+  const bool gone = eventually(std::chrono::seconds(kGraceS + 8), [&] { return !prom.value(cpu).has_value(); });
+  const double gone_after = unix_now() - ended;
+  EXPECT_TRUE(gone) << "the series outlived its grace period: " << gone_after << " s";
+  EXPECT_GE(gone_after, kGraceS - 3.5) << "dropped before the grace period ended";
+  EXPECT_EQ(prom.value("min_over_time(up{job=\"treetrace\"}[2m])"), 1.0) << "every scrape succeeded";
+  checker.scrape();
+  EXPECT_GE(checker.scrapes, 5);
+  EXPECT_TRUE(checker.problems.empty()) << checker.problems.front();
+  auto r = tracer.stop();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(Prometheus, OomKillRaisesTheGroupCounterByOne) {
+  TT_REQUIRE_BPF();
+  TT_REQUIRE_MEMCG();
+  ScratchCgroup cg;
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  MemoryLimitedCgroup mem(32u << 20);
+  ASSERT_TRUE(mem.ok()) << mem.error();
+  const auto kills_before = mem.oom_kill_count();
+  ASSERT_TRUE(kills_before) << "cannot read the oom_kill counter of " << mem.abs_path();
+  const uint16_t port = free_tcp_port();
+  BackgroundTracer tracer(
+      {"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup", "--cgroup",
+       cg.rel_path()});
+  ASSERT_TRUE(tracer.ready());
+  PrometheusServer prom(port);
+  ASSERT_FALSE(prom.error()) << *prom.error();
+  ASSERT_TRUE(prom.wait_target_up(20)) << prom.last_error();
+
+  Spawned sleeper = spawn(exec_in_cgroup(cg.procs_file(), {workload_bin(), "sleep", "120000"}));
+  const std::string kills = selector("treetrace_group_oom_kills_total", cg.rel_path());
+  ASSERT_TRUE(eventually(15s, [&] { return prom.value(kills) == 0.0; }))
+      << "Prometheus never stored " << kills << " at 0: " << prom.last_error();
+
+  // A child of the group allocates past the memory cgroup's 32 MiB limit.
+  const int status = run_command(exec_in_cgroup(cg.procs_file(), {workload_bin(), "oom-child", "256"}),
+                                 {"TT_CHILD_CGROUP_PROCS=" + mem.procs_file()});
+  EXPECT_EQ(status, 0) << "oom-child reports whether its child was killed";
+  ASSERT_EQ(mem.oom_kill_count().value_or(0) - *kills_before, 1u) << "the kernel counted one kill";
+  EXPECT_TRUE(eventually(10s, [&] { return prom.value(kills) == 1.0; }))
+      << "Prometheus holds " << prom.value(kills).value_or(-1) << " for " << kills;
+  EXPECT_EQ(prom.value("increase(" + kills + "[1m])") > 0.5, true) << "increase() sees the kill";
+  ScrapeChecker checker{port};
+  checker.scrape();
+  EXPECT_TRUE(checker.problems.empty()) << checker.problems.front();
+  stop(sleeper);
+  auto r = tracer.stop();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
