@@ -6,9 +6,11 @@
 // counter. Every scrape the test makes itself is checked by promtool.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
 #include <thread>
@@ -207,4 +209,50 @@ TEST(Prometheus, OomKillRaisesTheGroupCounterByOne) {
   stop(sleeper);
   auto r = tracer.stop();
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// --textfile: the same exposition, replaced atomically, promtool-clean;
+// a quiet agent's stdout stays empty.
+TEST(Prometheus, TextfileIsWrittenWholeAndTheQuietAgentPrintsNothing) {
+  TT_REQUIRE_BPF();
+  char dir[] = "/tmp/tt-textfile-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string path = std::string(dir) + "/treetrace.prom";
+  auto r = run_treetrace({"--textfile", path, "--textfile-interval", "300ms", "--events", "none", "--group-by",
+                          "unit", "--duration", "2s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "") << "a node agent with --events none prints nothing on stdout";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path << " was not written";
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("# TYPE treetrace_group_cpu_seconds_total counter"), std::string::npos);
+  EXPECT_NE(text.find("treetrace_collections_total"), std::string::npos);
+  EXPECT_EQ(promtool_check(text), "");
+  // Written by rename: no temporary is left behind.
+  int entries = 0;
+  for (const auto &e : std::filesystem::directory_iterator(dir))
+    entries += e.is_regular_file();
+  EXPECT_EQ(entries, 1) << "only " << path << " in " << dir;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Prometheus, BadListenAndTextfileGetOneLineAndNonZeroExit) {
+  TT_REQUIRE_BPF();
+  // A port in use: refused before anything is loaded.
+  const uint16_t port = free_tcp_port();
+  BackgroundTracer first({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none"});
+  ASSERT_TRUE(first.ready());
+  auto busy = run_treetrace({"--listen", "127.0.0.1:" + std::to_string(port), "--duration", "1s"});
+  EXPECT_EQ(busy.exit_code, 1) << busy.err;
+  EXPECT_NE(busy.err.find("Address already in use"), std::string::npos) << busy.err;
+  EXPECT_EQ(std::count(busy.err.begin(), busy.err.end(), '\n'), 1) << busy.err;
+  first.stop();
+  for (const std::vector<std::string> &bad :
+       {std::vector<std::string>{"--listen", "localhost:9477"}, {"--listen", "127.0.0.1:99999"},
+        {"--listen", "[::1:9477"}, {"--textfile", "/nonexistent-dir/x.prom"}, {"--metrics-processes"},
+        {"--listen", "9477", "--max-series", "5"}}) {
+    auto r = run_treetrace(bad);
+    EXPECT_EQ(r.exit_code, 2) << bad[0] << " " << bad[1] << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }

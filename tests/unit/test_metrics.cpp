@@ -285,3 +285,28 @@ TEST(Metrics, PromtoolAcceptsHostileNames) {
     GTEST_SKIP() << "promtool is not installed (scripts/setup-deps.sh installs prometheus)";
   EXPECT_EQ(*verdict, "") << text;
 }
+
+// docs/metrics.md lists every family treetrace exports, with its type, and
+// nothing else: the dashboard's test checks its queries against that list.
+TEST(Metrics, DocsListExactlyTheExportedFamilies) {
+  std::ifstream in(std::string(TT_SOURCE_DIR) + "/docs/metrics.md");
+  ASSERT_TRUE(in) << "cannot read docs/metrics.md";
+  std::map<std::string, std::string> documented;
+  const std::regex row(R"(^\| `(treetrace_[a-z_]+)` \| (counter|gauge) \|)");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, row))
+      EXPECT_TRUE(documented.emplace(m[1], m[2]).second) << "listed twice: " << m[1];
+  }
+  for (const auto &f : kMetricFamilies) {
+    auto it = documented.find(std::string(f.name));
+    if (it == documented.end()) {
+      ADD_FAILURE() << f.name << " is exported but not in docs/metrics.md";
+      continue;
+    }
+    EXPECT_EQ(it->second, to_string(f.type)) << f.name;
+    documented.erase(it);
+  }
+  for (const auto &[name, type] : documented)
+    ADD_FAILURE() << name << " is in docs/metrics.md but not exported";
+}

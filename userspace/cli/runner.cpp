@@ -543,7 +543,12 @@ int Session::run() {
   }
   render_.group_by = options_.group_by;
   setup_memcg_paths();
-  auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events);
+  // `--listen PORT --events none` is a node agent: its output is the
+  // metrics, and stdout stays empty, final report included.
+  const bool exporting = options_.listen || !options_.textfile.empty();
+  const bool quiet_agent = exporting && options_.events.empty() && !options_.interval_ns && options_.command.empty();
+  auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events,
+                                             !quiet_agent);
   stream_ = stream.get();
   sinks_.push_back(std::move(stream));
   // Before loading: a busy port is reported before anything is attached.

@@ -4,8 +4,9 @@
 
 namespace treetrace {
 
-StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events)
-    : queue_(fd, queue_bytes), render_(render), events_(events) {}
+StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events,
+                       bool final_report)
+    : queue_(fd, queue_bytes), render_(render), events_(events), final_report_(final_report) {}
 
 StreamSink::~StreamSink() = default;
 
@@ -33,6 +34,8 @@ void StreamSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_n
 void StreamSink::on_loss(const LossReport &loss, uint64_t now_ns) { emit(render_lost(loss, now_ns, render_)); }
 
 void StreamSink::on_final(const std::vector<TreeReport> &rows, const RunSummary &summary, uint64_t now_ns) {
+  if (!final_report_)
+    return;
   if (!rows.empty())
     emit_report(render_trees(rows, now_ns, true, render_));
   emit_report(render_summary(summary, now_ns, render_));

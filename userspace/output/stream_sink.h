@@ -14,7 +14,9 @@ namespace treetrace {
 
 class StreamSink : public Sink {
 public:
-  StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events);
+  // final_report: print the final report and summary at the end (a quiet
+  // node agent prints nothing at all).
+  StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events, bool final_report = true);
   ~StreamSink() override;
 
   // The column header, printed before the startup scan's records.
@@ -36,6 +38,7 @@ private:
   OutputQueue queue_;
   const RenderContext &render_;
   EventKindSet events_;
+  bool final_report_;
 };
 
 } // namespace treetrace
