@@ -15,7 +15,13 @@ packages=(
   # A real container for the identity tests. runc, because crun refuses
   # hybrid cgroup layouts whose cgroup2 mount holds any controller.
   podman runc
+  # The deploy tests (tests/deploy): the manifests' parser, systemd-analyze
+  # for the unit, strace for its sandbox.
+  python3-yaml systemd strace
 )
+# kubectl renders deploy/kubernetes there. Any package of it will do, and
+# Debian's conflicts with the others (/usr/bin/kubectl), so only if none is.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do
