@@ -74,7 +74,7 @@ build_static() {
 	local build=$WORK/static-build
 	if [ ! -f "$build/CMakeCache.txt" ] || ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$SRC\$" "$build/CMakeCache.txt"; then
 		rm -rf "$build"
-		cmake -S "$SRC" -B "$build" -DTREETRACE_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
+		cmake -S "$SRC" -B "$build" -DTREETRACE_TESTS=OFF -DTREETRACE_HTTP=OFF -DCMAKE_BUILD_TYPE=Release \
 			-Dfmt_DIR="$HERE/static-shims/fmt" -Dspdlog_DIR="$HERE/static-shims/spdlog" \
 			-Dpkgcfg_lib_LIBBPF_bpf=/usr/lib/x86_64-linux-gnu/libbpf.a \
 			-DCMAKE_EXE_LINKER_FLAGS=-static \

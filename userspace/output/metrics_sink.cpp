@@ -32,6 +32,10 @@ std::variant<std::unique_ptr<MetricsSink>, std::string> MetricsSink::create(Metr
     return std::string("cannot create an eventfd: ") + strerror(errno);
   sink->heartbeat_ns_ = boottime_ns();
   if (sink->options_.listen) {
+#ifndef TREETRACE_WITH_HTTP
+    return std::string("--listen: this treetrace was built without its HTTP server (TREETRACE_HTTP=OFF); "
+                       "--textfile works");
+#else
     MetricsSink *self = sink.get();
     auto started = HttpServer::start(
         *sink->options_.listen, [self] { return self->fresh_exposition(); }, [self] { return self->healthy(); },
@@ -39,6 +43,7 @@ std::variant<std::unique_ptr<MetricsSink>, std::string> MetricsSink::create(Metr
     if (auto *err = std::get_if<std::string>(&started))
       return *err;
     sink->http_ = std::move(std::get<std::unique_ptr<HttpServer>>(started));
+#endif
   }
   return sink;
 }
@@ -46,6 +51,15 @@ std::variant<std::unique_ptr<MetricsSink>, std::string> MetricsSink::create(Metr
 MetricsSink::~MetricsSink() {
   http_.reset(); // joins the HTTP thread before the state it reads goes
 }
+
+#ifdef TREETRACE_WITH_HTTP
+uint16_t MetricsSink::port() const { return http_ ? http_->port() : 0; }
+#else
+// Without the server, HttpServer is only declared: nothing here may use it.
+uint16_t MetricsSink::port() const { return 0; }
+HttpServer::~HttpServer() = default;
+std::map<unsigned, uint64_t> HttpServer::responses() const { return {}; }
+#endif
 
 std::shared_ptr<const std::string> MetricsSink::fresh_exposition() {
   std::unique_lock lock(mu_);

@@ -48,7 +48,7 @@ public:
   void on_final(const std::vector<TreeReport> &, const RunSummary &, uint64_t now_ns) override;
   int wake_fd() const override { return wake_.get(); }
 
-  uint16_t port() const { return http_ ? http_->port() : 0; }
+  uint16_t port() const;
 
 private:
   explicit MetricsSink(MetricsSinkOptions options, MetricsCollector::IdentityLookup identity);
