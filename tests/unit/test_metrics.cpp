@@ -310,3 +310,17 @@ TEST(Metrics, DocsListExactlyTheExportedFamilies) {
   for (const auto &[name, type] : documented)
     ADD_FAILURE() << name << " is in docs/metrics.md but not exported";
 }
+
+TEST(Exposition, SecondsAreExactDecimals) {
+  auto seconds = [](uint64_t ns) {
+    std::string out;
+    ExpositionWriter::append_seconds(out, ns);
+    return out;
+  };
+  EXPECT_EQ(seconds(5'623'862'616), "5.623862616");
+  EXPECT_EQ(seconds(1'500'000'000), "1.5");
+  EXPECT_EQ(seconds(3'000'000'000), "3");
+  EXPECT_EQ(seconds(1), "0.000000001");
+  EXPECT_EQ(seconds(0), "0");
+  EXPECT_EQ(seconds(18446744073709551615ull), "18446744073.709551615");
+}

@@ -68,6 +68,19 @@ void ExpositionWriter::append_value(std::string &out, double value) {
     fmt::format_to(std::back_inserter(out), "{}", value); // shortest form that reads back exactly
 }
 
+void ExpositionWriter::append_seconds(std::string &out, uint64_t ns) {
+  fmt::format_to(std::back_inserter(out), "{}", ns / 1'000'000'000ull);
+  uint64_t frac = ns % 1'000'000'000ull;
+  if (!frac)
+    return;
+  int digits = 9;
+  while (frac % 10 == 0) {
+    frac /= 10;
+    --digits;
+  }
+  fmt::format_to(std::back_inserter(out), ".{:0{}}", frac, digits);
+}
+
 void ExpositionWriter::family(std::string_view name, MetricType type, std::string_view help) {
   std::string &out = *out_;
   out += "# HELP ";
@@ -111,6 +124,16 @@ void ExpositionWriter::sample(std::string_view name, std::span<const Label> labe
   // Counts and bytes are exact integers; a double would round above 2^53.
   begin_sample(name, labels);
   fmt::format_to(std::back_inserter(*out_), "{}", value);
+  out_->push_back('\n');
+}
+
+} // namespace treetrace
+
+namespace treetrace {
+
+void ExpositionWriter::sample_seconds(std::string_view name, std::span<const Label> labels, uint64_t ns) {
+  begin_sample(name, labels);
+  append_seconds(*out_, ns);
   out_->push_back('\n');
 }
 

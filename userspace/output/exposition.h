@@ -34,10 +34,14 @@ public:
     sample(name, std::span<const Label>(labels.begin(), labels.size()), value);
   }
   void sample(std::string_view name, std::span<const Label> labels, uint64_t value);
+  // Nanoseconds written as exact decimal seconds ("1.5", "0.000000001"):
+  // a double would show 5.623862615999999 for 5623862616 ns.
+  void sample_seconds(std::string_view name, std::span<const Label> labels, uint64_t ns);
 
   static void append_label_value(std::string &out, std::string_view value);
   static void append_help(std::string &out, std::string_view help);
   static void append_value(std::string &out, double value);
+  static void append_seconds(std::string &out, uint64_t ns);
 
 private:
   void begin_sample(std::string_view name, std::span<const Label> labels);

@@ -51,7 +51,6 @@ const MetricFamilyInfo &family_info(MetricFamily id) { return kMetricFamilies[st
 
 namespace {
 
-constexpr double kNsPerSecond = 1e9;
 constexpr std::string_view kOtherCommand = "other";
 
 // The rows a counter sums. A row that leaves (exits the aggregator's
@@ -59,9 +58,9 @@ constexpr std::string_view kOtherCommand = "other";
 // the counter only ever rises while its series exists.
 class CounterCell {
 public:
-  void add(const std::string &row, double value) { current_.emplace_back(row, value); }
+  void add(const std::string &row, uint64_t value) { current_.emplace_back(row, value); }
 
-  double finish() {
+  uint64_t finish() {
     std::sort(current_.begin(), current_.end());
     // One row can add several times (commands folded into "other").
     size_t out = 0;
@@ -79,7 +78,7 @@ public:
       if (j == current_.size() || current_[j].first != row)
         base_ += value;
     }
-    double sum = base_;
+    uint64_t sum = base_;
     for (const auto &part : current_)
       sum += part.second;
     exported_ = std::max(exported_, sum);
@@ -88,12 +87,13 @@ public:
     return exported_;
   }
 
-  double value() const { return exported_; }
+  uint64_t value() const { return exported_; }
 
 private:
-  double base_ = 0;
-  double exported_ = 0;
-  std::vector<std::pair<std::string, double>> previous_, current_;
+  // Integers (nanoseconds, counts): exact, where doubles would round.
+  uint64_t base_ = 0;
+  uint64_t exported_ = 0;
+  std::vector<std::pair<std::string, uint64_t>> previous_, current_;
 };
 
 // Label values of a group series, in the order of kGroupLabelNames.
@@ -194,9 +194,9 @@ struct MetricsCollector::Impl {
         s.labels = std::move(labels);
         s.created = created++;
       }
-      s.cpu.add(id, static_cast<double>(row.cpu_ns) / kNsPerSecond);
-      s.started.add(id, static_cast<double>(row.procs_total));
-      s.oom_kills.add(id, static_cast<double>(row.oom_kills));
+      s.cpu.add(id, row.cpu_ns);
+      s.started.add(id, row.procs_total);
+      s.oom_kills.add(id, row.oom_kills);
       for (const CommUsage &c : row.by_comm) {
         // A command keeps its series once it has one, so "other" only grows.
         bool named = std::find(s.commands.begin(), s.commands.end(), c.comm) != s.commands.end();
@@ -204,11 +204,10 @@ struct MetricsCollector::Impl {
           s.commands.push_back(c.comm);
           named = true;
         }
-        const double seconds = static_cast<double>(c.cpu_ns) / kNsPerSecond;
         if (named) {
-          s.command_cpu[c.comm].add(id, seconds);
+          s.command_cpu[c.comm].add(id, c.cpu_ns);
         } else {
-          s.other_cpu.add(id, seconds);
+          s.other_cpu.add(id, c.cpu_ns);
           s.other_used = true;
         }
       }
@@ -308,24 +307,26 @@ struct MetricsCollector::Impl {
         l[i] = {kGroupLabelNames[i], s.labels[i]};
       return l;
     };
+    using Opt = std::optional<uint64_t>;
     auto each = [&](MetricFamily id, auto value_of) {
       const auto &f = family_info(id);
       w.family(f.name, f.type, f.help);
       for (const Series *s : out)
-        if (auto v = value_of(*s))
+        if (Opt v = value_of(*s))
           w.sample(f.name, labels(*s), *v);
     };
-    using Opt = std::optional<double>;
-    each(MetricFamily::GroupCpu, [](const Series &s) { return Opt(s.cpu.value()); });
-    each(MetricFamily::GroupProcesses, [](const Series &s) { return std::optional<uint64_t>(s.live); });
-    each(MetricFamily::GroupProcessesStarted,
-         [](const Series &s) { return std::optional<uint64_t>(static_cast<uint64_t>(s.started.value())); });
-    each(MetricFamily::GroupRss, [](const Series &s) { return std::optional<uint64_t>(s.rss); });
-    each(MetricFamily::GroupPss,
-         [](const Series &s) { return s.pss_known ? std::optional<uint64_t>(s.pss) : std::nullopt; });
-    each(MetricFamily::GroupRssPeak, [](const Series &s) { return std::optional<uint64_t>(s.rss_peak); });
-    each(MetricFamily::GroupOomKills,
-         [](const Series &s) { return std::optional<uint64_t>(static_cast<uint64_t>(s.oom_kills.value())); });
+    {
+      const auto &f = family_info(MetricFamily::GroupCpu);
+      w.family(f.name, f.type, f.help);
+      for (const Series *s : out)
+        w.sample_seconds(f.name, labels(*s), s->cpu.value());
+    }
+    each(MetricFamily::GroupProcesses, [](const Series &s) { return Opt(s.live); });
+    each(MetricFamily::GroupProcessesStarted, [](const Series &s) { return Opt(s.started.value()); });
+    each(MetricFamily::GroupRss, [](const Series &s) { return Opt(s.rss); });
+    each(MetricFamily::GroupPss, [](const Series &s) { return s.pss_known ? Opt(s.pss) : std::nullopt; });
+    each(MetricFamily::GroupRssPeak, [](const Series &s) { return Opt(s.rss_peak); });
+    each(MetricFamily::GroupOomKills, [](const Series &s) { return Opt(s.oom_kills.value()); });
 
     const auto &f = family_info(MetricFamily::GroupCommandCpu);
     w.family(f.name, f.type, f.help);
@@ -335,11 +336,11 @@ struct MetricsCollector::Impl {
       std::copy(base.begin(), base.end(), l.begin());
       for (const std::string &command : s->commands) {
         l[6] = {"command", command};
-        w.sample(f.name, l, s->command_cpu.at(command).value());
+        w.sample_seconds(f.name, l, s->command_cpu.at(command).value());
       }
       if (s->other_used) {
         l[6] = {"command", kOtherCommand};
-        w.sample(f.name, l, s->other_cpu.value());
+        w.sample_seconds(f.name, l, s->other_cpu.value());
       }
     }
   }
@@ -364,17 +365,19 @@ struct MetricsCollector::Impl {
     pids.reserve(live.size());
     for (const Live &l : live)
       pids.push_back(std::to_string(l.proc->key.pid));
-    auto write = [&](MetricFamily id, auto value_of) {
+    auto write = [&](MetricFamily id, bool seconds) {
       const auto &f = family_info(id);
       w.family(f.name, f.type, f.help);
       for (size_t i = 0; i < live.size(); ++i) {
         const Label l[] = {{"group", live[i].group}, {"pid", pids[i]}, {"command", live[i].proc->comm}};
-        w.sample(f.name, l, value_of(*live[i].proc));
+        if (seconds)
+          w.sample_seconds(f.name, l, live[i].proc->cpu_ns);
+        else
+          w.sample(f.name, l, live[i].proc->rss_bytes);
       }
     };
-    write(MetricFamily::ProcessRss, [](const ProcessReport &p) { return p.rss_bytes; });
-    write(MetricFamily::ProcessCpu,
-          [](const ProcessReport &p) { return static_cast<double>(p.cpu_ns) / kNsPerSecond; });
+    write(MetricFamily::ProcessRss, false);
+    write(MetricFamily::ProcessCpu, true);
   }
 };
 
