@@ -256,3 +256,70 @@ TEST(Prometheus, BadListenAndTextfileGetOneLineAndNonZeroExit) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
 }
+
+namespace {
+
+// The sum_exec_runtime of a process's threads, from /proc/PID/task/*/schedstat.
+std::optional<uint64_t> schedstat_ns(pid_t pid) {
+  std::error_code ec;
+  uint64_t sum = 0;
+  bool any = false;
+  for (const auto &task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    uint64_t ns = 0;
+    if (in >> ns) {
+      sum += ns;
+      any = true;
+    }
+  }
+  return any ? std::optional<uint64_t>(sum) : std::nullopt;
+}
+
+// The value of the sample line that starts with `series` in an exposition.
+std::optional<double> sample_value(const std::string &text, const std::string &series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return std::nullopt;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+} // namespace
+
+// --metrics-processes: each live worker's series is right when it is
+// scraped, against /proc/PID/schedstat and VmRSS read around the scrape.
+TEST(Prometheus, PerProcessSeriesAreCurrentAtTheScrape) {
+  TT_REQUIRE_BPF();
+  ScratchCgroup cg;
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  const uint16_t port = free_tcp_port();
+  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by",
+                           "cgroup", "--cgroup", cg.rel_path(), "--metrics-processes"});
+  ASSERT_TRUE(tracer.ready());
+  Spawned pool = spawn(exec_in_cgroup(cg.procs_file(), {workload_bin(), "pool-burn", "2", "4", "50"}));
+  std::this_thread::sleep_for(1500ms);
+  const std::vector<pid_t> pids = cgroup_procs(cg.procs_file());
+  ASSERT_EQ(pids.size(), 3u) << "the pool's master and two workers";
+  std::map<pid_t, uint64_t> cpu_before, cpu_after;
+  for (pid_t pid : pids)
+    cpu_before[pid] = schedstat_ns(pid).value_or(0);
+  auto scrape = http_request("127.0.0.1", port, "/metrics");
+  for (pid_t pid : pids)
+    cpu_after[pid] = schedstat_ns(pid).value_or(0);
+  ASSERT_TRUE(scrape && scrape->status == 200);
+  const double tick_s = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (pid_t pid : pids) {
+    SCOPED_TRACE("pid " + std::to_string(pid));
+    const std::string labels = "{group=\"" + cg.rel_path() + "\",pid=\"" + std::to_string(pid) + "\",command=\"tt_workload\"}";
+    const auto cpu = sample_value(scrape->body, "treetrace_process_cpu_seconds_total" + labels);
+    const auto rss = sample_value(scrape->body, "treetrace_process_memory_rss_bytes" + labels);
+    ASSERT_TRUE(cpu && rss) << scrape->body.substr(0, 3000);
+    // A running thread's figure is current to within one tick (docs/accounting.md).
+    EXPECT_GE(*cpu, static_cast<double>(cpu_before[pid]) / 1e9 - tick_s);
+    EXPECT_LE(*cpu, static_cast<double>(cpu_after[pid]) / 1e9 + tick_s);
+    EXPECT_GT(*cpu, 0.2) << "a worker at 50% for 1.5 s";
+    const double vm_rss = static_cast<double>(vm_rss_kb(pid)) * 1024.0;
+    EXPECT_TRUE(within(*rss, vm_rss, 0, rss_counter_slack_bytes())) << *rss << " vs VmRSS " << vm_rss;
+  }
+  stop(pool);
+  tracer.stop();
+}

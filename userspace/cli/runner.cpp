@@ -236,7 +236,8 @@ void Session::collect_rows_if_wanted(uint64_t now) {
   if (!wanted)
     return;
   const uint64_t began = boottime_ns();
-  std::vector<TreeReport> rows = live_->final_report(now, std::nullopt, LiveState::kPssMaxAgeForMetricsNs);
+  std::vector<TreeReport> rows =
+      live_->rows_for_sinks(now, LiveState::kPssMaxAgeForMetricsNs, options_.metrics_processes);
   SessionStats stats;
   stats.loss = loss();
   stats.tracked_processes = aggregator_.live_procs();

@@ -34,8 +34,7 @@ std::vector<TreeReport> LiveState::snapshot(uint64_t now_ns) {
   return trees;
 }
 
-std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree,
-                                                uint64_t pss_max_age_ns) {
+std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::optional<ProcKey> &tree) {
   refresh();
   std::vector<TreeReport> trees;
   // Groups other than trees are reported whole: a command's groups hold
@@ -46,9 +45,16 @@ std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::opti
   } else {
     trees = aggregator_.final_report(now_ns, options_.with_processes);
   }
-  if (!pss_read_at_ns_ || now_ns - pss_read_at_ns_ >= pss_max_age_ns)
-    measure_pss(trees, now_ns);
+  measure_pss(trees, now_ns);
   return trees;
+}
+
+std::vector<TreeReport> LiveState::rows_for_sinks(uint64_t now_ns, uint64_t pss_max_age_ns, bool with_processes) {
+  refresh();
+  std::vector<TreeReport> rows = aggregator_.final_report(now_ns, with_processes || options_.with_processes);
+  if (!pss_read_at_ns_ || now_ns - pss_read_at_ns_ >= pss_max_age_ns)
+    measure_pss(rows, now_ns);
+  return rows;
 }
 
 void LiveState::measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns) {

@@ -27,10 +27,12 @@ public:
   // Every live tree, current now; starts a new interval (see Aggregator::snapshot).
   std::vector<TreeReport> snapshot(uint64_t now_ns);
   // Every tree ever seen, live ones current now; or only `tree` when given.
-  // PSS is read again unless the last reading is younger than pss_max_age_ns;
-  // rows then carry that reading.
-  std::vector<TreeReport> final_report(uint64_t now_ns, const std::optional<ProcKey> &tree,
-                                       uint64_t pss_max_age_ns = 0);
+  std::vector<TreeReport> final_report(uint64_t now_ns, const std::optional<ProcKey> &tree);
+
+  // Every row, as final_report, for pulled sinks (metrics): PSS is read
+  // again only when the last reading is older than pss_max_age_ns (rows
+  // then carry that reading), and rows carry their processes when asked.
+  std::vector<TreeReport> rows_for_sinks(uint64_t now_ns, uint64_t pss_max_age_ns, bool with_processes);
 
   // Scrapes come as often as every second, and reading every smaps_rollup
   // costs more than the rest of a collection: PSS is as of at most 5 s.
