@@ -24,12 +24,20 @@ if(NOT _bpftool_rc EQUAL 0 OR NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 LESS 5)
 endif()
 message(STATUS "BPF toolchain: clang ${TT_CLANG_MAJOR} (${TT_CLANG}), bpftool ${CMAKE_MATCH_1}.${CMAKE_MATCH_2}")
 
+# Only architectures with a pinned vmlinux/<arch>/vmlinux.h build: the BPF
+# programs' CO-RE types come from it, and one generated on the build host
+# would tie the build to that host's kernel.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   set(TT_BPF_ARCH x86)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
   set(TT_BPF_ARCH arm64)
 else()
-  message(FATAL_ERROR "no pinned vmlinux.h for ${CMAKE_SYSTEM_PROCESSOR}; run scripts/gen-vmlinux.sh")
+  set(TT_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
+endif()
+if(NOT EXISTS ${PROJECT_SOURCE_DIR}/vmlinux/${TT_BPF_ARCH}/vmlinux.h)
+  message(FATAL_ERROR "treetrace builds only where a vmlinux.h is pinned (vmlinux/<arch>/vmlinux.h): "
+                      "there is none for ${CMAKE_SYSTEM_PROCESSOR}. scripts/gen-vmlinux.sh makes one from a "
+                      "kernel of that architecture with BTF.")
 endif()
 
 function(tt_add_bpf_skeleton name source)

@@ -48,7 +48,7 @@ TEST(KernelFeatures, SchedSwitchWithoutPrevStateIsNamed) {
   auto old = sched_switch_btf(false);
   auto why = explain_rejection(kernel("5.17.0"), old.get());
   ASSERT_TRUE(why);
-  EXPECT_EQ(*why, "kernel 5.17.0 has no prev_state in sched_switch (needs Linux 5.18 or later)");
+  EXPECT_EQ(*why, "kernel 5.17.0 has no prev_state in sched_switch: treetrace needs Linux 6.1 or later");
 }
 
 TEST(KernelFeatures, SchedSwitchWithPrevStateIsNotBlamed) {
@@ -69,9 +69,9 @@ TEST(KernelFeatures, EachMissingRequirementGetsOneLine) {
   KernelFeatures f = kernel("4.19.0");
   EXPECT_FALSE(missing_requirement(f));
   f.has_task_storage = false;
-  EXPECT_EQ(*missing_requirement(f), "kernel 4.19.0 has no BPF task storage (needs Linux 5.11 or later)");
+  EXPECT_EQ(*missing_requirement(f), "kernel 4.19.0 has no BPF task storage: treetrace needs Linux 6.1 or later");
   f.has_ringbuf = false;
-  EXPECT_EQ(*missing_requirement(f), "kernel 4.19.0 has no BPF ring buffer (needs Linux 5.8 or later)");
+  EXPECT_EQ(*missing_requirement(f), "kernel 4.19.0 has no BPF ring buffer: treetrace needs Linux 6.1 or later");
   f.bpf_permitted = false;
   EXPECT_NE(missing_requirement(f)->find("CAP_BPF and CAP_PERFMON"), std::string::npos);
   f.has_btf = false;

@@ -35,20 +35,16 @@ std::string known_event_names() {
   return names + "all, none";
 }
 
-// "fork,exec" -> selection; error text on an unknown name.
-std::variant<EventKindSet, std::string> parse_events(const std::string &list) {
+// The names --events was given (checked by CLI11 against the known ones).
+EventKindSet select_events(const std::vector<std::string> &names) {
   EventKindSet sel;
-  std::stringstream ss(list);
-  std::string name;
-  while (std::getline(ss, name, ',')) {
+  for (const auto &name : names) {
     if (name == "all")
       sel = EventKindSet::all();
     else if (name == "none")
       sel = EventKindSet();
     else if (auto kind = event_kind_from_name(name))
       sel.add(*kind);
-    else
-      return "--events: unknown event '" + name + "' (known: " + known_event_names() + ")";
   }
   return sel;
 }
@@ -64,7 +60,14 @@ CLI::Validator duration_validator() {
       "DURATION");
 }
 
-bool is_power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
+CLI::Validator power_of_two_validator() {
+  return CLI::Validator(
+      [](std::string &s) -> std::string {
+        const uint64_t v = std::stoull(s);
+        return v && !(v & (v - 1)) ? std::string() : s + " is not a power of two";
+      },
+      "POWER OF TWO");
+}
 
 } // namespace
 
@@ -76,7 +79,8 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   std::vector<std::string> comm_raw, cgroup_raw, container_raw, pod_raw;
   std::string group_by = "tree";
   std::vector<int64_t> pid_raw;
-  std::string format = "text", events = "exec,exit,oom_kill", interval, duration;
+  std::string format = "text", interval, duration;
+  std::vector<std::string> events{"exec", "exit", "oom_kill"};
   uint64_t ringbuf_bytes = o.ringbuf_bytes, max_procs = o.max_procs, output_queue = o.output_queue_bytes;
   bool verbose = false;
   std::string listen, textfile_interval, metrics_grace;
@@ -102,8 +106,13 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")->type_name("PID");
   app.add_option("--format", format, "Output format: text or json (JSON Lines)")
       ->check(CLI::IsMember({"text", "json"}));
+  std::vector<std::string> event_names{"all", "none"};
+  for (EventKind k : kEventKinds)
+    event_names.emplace_back(event_kind_name(k));
   app.add_option("--events", events, "Events to print: " + known_event_names() + " (default: exec,exit,oom_kill)")
-      ->type_name("LIST");
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->check(CLI::IsMember(event_names));
   app.add_option("--interval", interval, "Print a snapshot of every live tree every DURATION")
       ->check(duration_validator());
   app.add_option("--duration", duration, "Stop after DURATION (node mode)")->check(duration_validator());
@@ -112,13 +121,18 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   app.add_flag("--kernel-threads", o.kernel_threads, "Also trace kernel threads");
   app.add_flag("--verbose", verbose, "Per-process numbers in tree reports");
   app.add_flag("-v", o.log_verbosity, "Diagnostics on stderr: -v debug, -vv also libbpf's messages");
-  app.add_option("--ringbuf-size", ringbuf_bytes, "Kernel ring buffer size in bytes (a power of two)")
-      ->capture_default_str();
+  app.add_option("--ringbuf-size", ringbuf_bytes, "Kernel ring buffer size in bytes (a power of two; 4M, 64K)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 30) & power_of_two_validator());
   app.add_option("--max-procs", max_procs, "Processes tracked at once, in the kernel and in userspace")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24));
   app.add_option("--output-queue", output_queue,
                  "Bytes of output held for a slow stdout before lines are dropped (and counted)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40));
   app.add_option("--pss-budget", o.pss_budget, "At most this many /proc/PID/smaps_rollup reads per --interval")
       ->capture_default_str();
   app.add_option("--listen", listen,
@@ -134,11 +148,13 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   app.add_flag("--metrics-processes", o.metrics_processes,
                "Also export per-process memory and CPU series (labelled with pid), within --max-series");
   app.add_option("--max-series", max_series, "At most this many series per scrape; the rest are counted as dropped")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{100}, uint64_t{10'000'000}));
   app.add_option("--metrics-commands", metrics_commands,
                  "Command series per group in treetrace_group_command_cpu_seconds_total; the rest are "
                  "command=\"other\"")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1000}));
   app.add_option("--metrics-grace", metrics_grace,
                  "Keep exporting a finished group's final counters for DURATION (default 5m)")
       ->check(duration_validator());
@@ -169,22 +185,13 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   else
     return fail("--group-by: unknown key '" + group_by + "' (known: " + group_by_names() + ")");
   o.per_process = verbose;
-  auto sel = parse_events(events);
-  if (auto *err = std::get_if<std::string>(&sel))
-    return fail(*err);
-  o.events = std::get<EventKindSet>(sel);
+  o.events = select_events(events);
   if (!interval.empty())
     o.interval_ns = parse_duration_ns(interval);
   if (!duration.empty())
     o.duration_ns = parse_duration_ns(duration);
   if (o.wait_tree && o.command.empty())
     return fail("--wait-tree needs a COMMAND to run");
-  if (!is_power_of_two(ringbuf_bytes) || ringbuf_bytes < 4096 || ringbuf_bytes > (1u << 30))
-    return fail("--ringbuf-size must be a power of two between 4096 and 1073741824");
-  if (max_procs < 16 || max_procs > (1u << 24))
-    return fail("--max-procs must be between 16 and 16777216");
-  if (output_queue < 4096)
-    return fail("--output-queue must be at least 4096 bytes");
   if (!listen.empty()) {
     auto addr = parse_listen_address(listen);
     if (auto *err = std::get_if<std::string>(&addr))
@@ -198,10 +205,6 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
   const bool exporting = o.listen || !o.textfile.empty();
   if (!exporting && (o.metrics_processes || !textfile_interval.empty() || !metrics_grace.empty()))
     return fail("--metrics-processes, --textfile-interval and --metrics-grace need --listen or --textfile");
-  if (max_series < 100 || max_series > 10'000'000)
-    return fail("--max-series must be between 100 and 10000000");
-  if (metrics_commands > 1000)
-    return fail("--metrics-commands must be at most 1000");
   o.max_series = static_cast<uint32_t>(max_series);
   o.metrics_commands = static_cast<uint32_t>(metrics_commands);
   if (!o.textfile.empty()) {

@@ -49,9 +49,9 @@ std::optional<std::string> missing_requirement(const KernelFeatures &f) {
   if (!f.bpf_permitted)
     return "permission denied: treetrace needs CAP_BPF and CAP_PERFMON (or root) to load BPF programs";
   if (!f.has_ringbuf)
-    return k + "has no BPF ring buffer (needs Linux 5.8 or later)";
+    return k + "has no BPF ring buffer: treetrace needs Linux 6.1 or later";
   if (!f.has_task_storage)
-    return k + "has no BPF task storage (needs Linux 5.11 or later)";
+    return k + "has no BPF task storage: treetrace needs Linux 6.1 or later";
   return std::nullopt;
 }
 
@@ -59,7 +59,7 @@ std::optional<std::string> explain_rejection(const KernelFeatures &f, const stru
   // handle_switch reads prev_state, the fourth argument since 5.18.
   const auto switch_args = tracepoint_arg_count(kernel_btf, "sched_switch");
   if (switch_args && *switch_args < 4)
-    return "kernel " + f.release + " has no prev_state in sched_switch (needs Linux 5.18 or later)";
+    return "kernel " + f.release + " has no prev_state in sched_switch: treetrace needs Linux 6.1 or later";
   return std::nullopt;
 }
 
