@@ -39,9 +39,9 @@ bool canonical_uid(std::string_view s) {
 }
 
 // Nothing a user types may make an error longer than one line.
-void check_one_line(const std::variant<std::vector<std::string>, std::string> &r) {
-  if (auto *err = std::get_if<std::string>(&r))
-    check(!err->empty() && err->find('\n') == std::string::npos);
+void check_one_line(const Result<std::vector<std::string>> &r) {
+  if (!r)
+    check(!r.error().empty() && r.error().find('\n') == std::string::npos);
 }
 
 } // namespace

@@ -448,17 +448,17 @@ protected:
     // A symlink is never followed, even to a matching tree.
     fs::create_directory_symlink(mount_ / "system.slice", mount_ / "link");
   }
-  std::vector<std::string> found(std::variant<std::vector<std::string>, std::string> r) {
-    if (auto *err = std::get_if<std::string>(&r)) {
-      ADD_FAILURE() << *err;
+  std::vector<std::string> found(Result<std::vector<std::string>> r) {
+    if (!r) {
+      ADD_FAILURE() << r.error();
       return {};
     }
-    return std::get<std::vector<std::string>>(r);
+    return *r;
   }
-  std::string error(std::variant<std::vector<std::string>, std::string> r) {
-    if (auto *err = std::get_if<std::string>(&r))
-      return *err;
-    ADD_FAILURE() << "found " << std::get<std::vector<std::string>>(r).size() << " cgroups";
+  std::string error(Result<std::vector<std::string>> r) {
+    if (!r)
+      return r.error();
+    ADD_FAILURE() << "found " << r->size() << " cgroups";
     return {};
   }
   fs::path mount_;

@@ -125,17 +125,17 @@ protected:
 
   CgroupTarget ok(std::string_view user_path, std::string_view mount) {
     auto r = resolve_cgroup(user_path, mount);
-    if (auto *err = std::get_if<std::string>(&r)) {
-      ADD_FAILURE() << "'" << user_path << "' failed: " << *err;
+    if (!r) {
+      ADD_FAILURE() << "'" << user_path << "' failed: " << r.error();
       return {};
     }
-    return std::get<CgroupTarget>(r);
+    return *r;
   }
   std::string error(std::string_view user_path, std::string_view mount) {
     auto r = resolve_cgroup(user_path, mount);
-    if (auto *err = std::get_if<std::string>(&r))
-      return *err;
-    ADD_FAILURE() << "'" << user_path << "' resolved to " << std::get<CgroupTarget>(r).abs_path;
+    if (!r)
+      return r.error();
+    ADD_FAILURE() << "'" << user_path << "' resolved to " << r->abs_path;
     return {};
   }
 
@@ -384,8 +384,8 @@ TEST(UtilCgroupReal, ResolvesRootOfTheRealMount) {
   if (!mount)
     GTEST_SKIP() << "no cgroup2 filesystem mounted on this machine";
   auto r = resolve_cgroup("/", *mount);
-  ASSERT_TRUE(std::holds_alternative<CgroupTarget>(r)) << std::get<std::string>(r);
-  const auto &t = std::get<CgroupTarget>(r);
+  ASSERT_TRUE(r) << r.error();
+  const auto &t = *r;
   EXPECT_EQ(t.rel_path, "/");
   EXPECT_EQ(t.level, 0u);
   EXPECT_EQ(t.id, inode_of(*mount));
@@ -407,8 +407,8 @@ TEST(UtilCgroupReal, ResolvesOwnCgroup) {
   if (own.empty() || !fs::is_directory(*mount + own))
     GTEST_SKIP() << "own cgroup '" << own << "' is not visible under " << *mount;
   auto r = resolve_cgroup(own, *mount);
-  ASSERT_TRUE(std::holds_alternative<CgroupTarget>(r)) << std::get<std::string>(r);
-  const auto &t = std::get<CgroupTarget>(r);
+  ASSERT_TRUE(r) << r.error();
+  const auto &t = *r;
   EXPECT_EQ(t.rel_path, own);
   EXPECT_EQ(t.id, inode_of(*mount + own));
   // Our own process must be listed in it.

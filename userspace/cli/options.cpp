@@ -194,9 +194,9 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     return fail("--wait-tree needs a COMMAND to run");
   if (!listen.empty()) {
     auto addr = parse_listen_address(listen);
-    if (auto *err = std::get_if<std::string>(&addr))
-      return fail("--listen: " + *err);
-    o.listen = std::get<ListenAddress>(addr);
+    if (!addr)
+      return fail("--listen: " + addr.error());
+    o.listen = *addr;
   }
   if (!textfile_interval.empty())
     o.textfile_interval_ns = *parse_duration_ns(textfile_interval);
@@ -222,9 +222,9 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     return fail("at most " + std::to_string(TT_MAX_COMM_PATTERNS) + " --comm patterns");
   for (const auto &p : comm_raw) {
     auto norm = normalize_comm_pattern(p);
-    if (auto *err = std::get_if<CommPatternError>(&norm))
-      return fail("--comm '" + p + "': " + err->message);
-    o.comm_patterns.push_back(std::get<std::string>(norm));
+    if (!norm)
+      return fail("--comm '" + p + "': " + norm.error());
+    o.comm_patterns.push_back(*norm);
   }
 
   if (auto mountinfo = read_text("/proc/self/mountinfo"))
@@ -237,9 +237,9 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
         return fail(std::string(flag) + " " + value + ": no cgroup2 filesystem is mounted");
       auto found = std::string_view(flag) == "--pod" ? find_pod_cgroups(o.cgroup_mount, value)
                                                      : find_container_cgroups(o.cgroup_mount, value);
-      if (auto *err = std::get_if<std::string>(&found))
-        return fail(*err);
-      const auto &dirs = std::get<std::vector<std::string>>(found);
+      if (!found)
+        return fail(found.error());
+      const auto &dirs = *found;
       // As with docker's own prefixes: one that names several containers
       // is refused rather than guessed.
       if (std::string_view(flag) == "--container" && dirs.size() > 1)
@@ -254,9 +254,9 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     if (o.cgroup_mount.empty())
       return fail("--cgroup '" + p + "': no cgroup2 filesystem is mounted");
     auto target = resolve_cgroup(p, o.cgroup_mount);
-    if (auto *err = std::get_if<std::string>(&target))
-      return fail("--cgroup: " + *err);
-    o.cgroups.push_back(std::get<CgroupTarget>(target));
+    if (!target)
+      return fail("--cgroup: " + target.error());
+    o.cgroups.push_back(*target);
   }
 
   if (pid_raw.size() > TT_MAX_PID_FILTERS)

@@ -363,10 +363,10 @@ std::optional<std::string> Session::setup_metrics() {
   o.textfile = options_.textfile;
   o.textfile_interval_ns = options_.textfile_interval_ns;
   auto created = MetricsSink::create(std::move(o), render_.identity);
-  if (auto *err = std::get_if<std::string>(&created))
-    return *err;
-  metrics_ = std::get<std::unique_ptr<MetricsSink>>(created).get();
-  sinks_.push_back(std::move(std::get<std::unique_ptr<MetricsSink>>(created)));
+  if (!created)
+    return created.error();
+  metrics_ = created->get();
+  sinks_.push_back(std::move(*created));
   if (options_.listen) {
     ListenAddress a = *options_.listen;
     a.port = metrics_->port(); // the one bound, when 0 asked for any

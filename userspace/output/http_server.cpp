@@ -48,7 +48,7 @@ struct HttpServerCallbacks {
   }
 };
 
-std::variant<std::unique_ptr<HttpServer>, std::string> HttpServer::start(const ListenAddress &address,
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress &address,
                                                                          MetricsHandler metrics, HealthHandler health,
                                                                          HttpLimits limits) {
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(metrics), std::move(health)));
@@ -78,7 +78,7 @@ std::variant<std::unique_ptr<HttpServer>, std::string> HttpServer::start(const L
     if (probe >= 0)
       close(probe);
     if (!bound)
-      return "--listen " + address.to_string() + ": " + strerror(error);
+      return Error("--listen " + address.to_string() + ": " + strerror(error));
   }
   server->daemon_ = MHD_start_daemon(
       flags, address.port, nullptr, nullptr,
@@ -88,7 +88,7 @@ std::variant<std::unique_ptr<HttpServer>, std::string> HttpServer::start(const L
       limits.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_per_connection,
       MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, nullptr, MHD_OPTION_END);
   if (!server->daemon_)
-    return "--listen " + address.to_string() + ": cannot start the HTTP server";
+    return Error("--listen " + address.to_string() + ": cannot start the HTTP server");
   if (const MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT))
     server->port_ = info->port;
   return server;

@@ -19,6 +19,8 @@
 #include <string>
 #include <variant>
 
+#include "util/result.h"
+
 #include "util/listen_address.h"
 
 struct MHD_Daemon;
@@ -44,7 +46,7 @@ public:
   // Whether the reader loop is alive, for /healthz.
   using HealthHandler = std::function<bool()>;
 
-  static std::variant<std::unique_ptr<HttpServer>, std::string> start(const ListenAddress &address,
+  static Result<std::unique_ptr<HttpServer>> start(const ListenAddress &address,
                                                                       MetricsHandler metrics, HealthHandler health,
                                                                       HttpLimits limits = {});
   ~HttpServer();

@@ -25,24 +25,24 @@ MetricsSink::MetricsSink(MetricsSinkOptions options, MetricsCollector::IdentityL
     : options_(std::move(options)), collector_(options_.metrics, std::move(identity)),
       wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-std::variant<std::unique_ptr<MetricsSink>, std::string> MetricsSink::create(MetricsSinkOptions options,
+Result<std::unique_ptr<MetricsSink>> MetricsSink::create(MetricsSinkOptions options,
                                                                             MetricsCollector::IdentityLookup identity) {
   std::unique_ptr<MetricsSink> sink(new MetricsSink(std::move(options), std::move(identity)));
   if (sink->wake_.get() < 0)
-    return std::string("cannot create an eventfd: ") + strerror(errno);
+    return Error(std::string("cannot create an eventfd: ") + strerror(errno));
   sink->heartbeat_ns_ = boottime_ns();
   if (sink->options_.listen) {
 #ifndef TREETRACE_WITH_HTTP
-    return std::string("--listen: this treetrace was built without its HTTP server (TREETRACE_HTTP=OFF); "
-                       "--textfile works");
+    return Error("--listen: this treetrace was built without its HTTP server (TREETRACE_HTTP=OFF); "
+                 "--textfile works");
 #else
     MetricsSink *self = sink.get();
     auto started = HttpServer::start(
         *sink->options_.listen, [self] { return self->fresh_exposition(); }, [self] { return self->healthy(); },
         sink->options_.http);
-    if (auto *err = std::get_if<std::string>(&started))
-      return *err;
-    sink->http_ = std::move(std::get<std::unique_ptr<HttpServer>>(started));
+    if (!started)
+      return Error(started.error());
+    sink->http_ = std::move(*started);
 #endif
   }
   return sink;

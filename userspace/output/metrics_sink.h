@@ -39,7 +39,7 @@ public:
   static constexpr uint64_t kStallNs = 10'000'000'000ull;
 
   // Binds the listen address (if any) now, so a busy port fails at startup.
-  static std::variant<std::unique_ptr<MetricsSink>, std::string> create(MetricsSinkOptions options,
+  static Result<std::unique_ptr<MetricsSink>> create(MetricsSinkOptions options,
                                                                         MetricsCollector::IdentityLookup identity);
   ~MetricsSink() override;
 

@@ -152,20 +152,19 @@ std::optional<uint32_t> cgroup1_hierarchy_of(std::string_view proc_cgroups, std:
   return std::nullopt;
 }
 
-std::variant<CgroupTarget, std::string> resolve_cgroup(std::string_view user_path,
-                                                       std::string_view mount) {
+Result<CgroupTarget> resolve_cgroup(std::string_view user_path, std::string_view mount) {
   if (user_path.empty())
-    return std::string("empty cgroup path");
+    return Error(std::string("empty cgroup path"));
   if (user_path.find('\0') != std::string_view::npos)
-    return std::string("cgroup path contains a NUL byte");
+    return Error(std::string("cgroup path contains a NUL byte"));
   mount = strip_trailing_slashes(mount);
   if (mount.empty() || mount.front() != '/')
-    return "invalid cgroup2 mount point " + quoted(mount);
+    return Error("invalid cgroup2 mount point " + quoted(mount));
 
   int err = 0;
   auto real_mount = canonical_path(std::string(mount), err);
   if (!real_mount)
-    return "cannot access cgroup2 mount " + std::string(mount) + ": " + std::strerror(err);
+    return Error("cannot access cgroup2 mount " + std::string(mount) + ": " + std::strerror(err));
 
   std::string candidate;
   if (is_under(user_path, mount) || is_under(user_path, *real_mount)) {
@@ -185,20 +184,20 @@ std::variant<CgroupTarget, std::string> resolve_cgroup(std::string_view user_pat
   auto resolved = canonical_path(candidate, err);
   if (!resolved) {
     if (err == ENOENT || err == ENOTDIR)
-      return "cgroup " + quoted(user_path) + " does not exist under " + std::string(mount);
-    return "cannot access cgroup " + quoted(user_path) + ": " + std::strerror(err);
+      return Error("cgroup " + quoted(user_path) + " does not exist under " + std::string(mount));
+    return Error("cannot access cgroup " + quoted(user_path) + ": " + std::strerror(err));
   }
   // ".." or a symlink may lead out of the hierarchy.
   if (!is_under(*resolved, *real_mount))
-    return "cgroup " + quoted(user_path) + " is outside the cgroup2 mount " + std::string(mount);
+    return Error("cgroup " + quoted(user_path) + " is outside the cgroup2 mount " + std::string(mount));
 
   struct stat st;
   if (::stat(resolved->c_str(), &st) != 0) {
     err = errno;
-    return "cannot access cgroup " + quoted(user_path) + ": " + std::strerror(err);
+    return Error("cannot access cgroup " + quoted(user_path) + ": " + std::strerror(err));
   }
   if (!S_ISDIR(st.st_mode))
-    return "cgroup " + quoted(user_path) + " is not a directory under " + std::string(mount);
+    return Error("cgroup " + quoted(user_path) + " is not a directory under " + std::string(mount));
 
   CgroupTarget target;
   target.id = static_cast<uint64_t>(st.st_ino);

@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <variant>
 
+#include "util/result.h"
+
 namespace treetrace {
 
 // Mount point of the first cgroup2 filesystem in /proc/self/mountinfo
@@ -44,8 +46,7 @@ struct CgroupTarget {
 // directory inside the mount. Errors are one line for the user, e.g.
 // "cgroup 'x' does not exist under /sys/fs/cgroup".
 // Does not check that `mount` really is cgroup2: pass find_cgroup2_mount().
-std::variant<CgroupTarget, std::string> resolve_cgroup(std::string_view user_path,
-                                                       std::string_view mount);
+Result<CgroupTarget> resolve_cgroup(std::string_view user_path, std::string_view mount);
 
 // cgroup id -> path relative to the mount ("/system.slice/x.service").
 // Filled by walking the mount; a lookup miss triggers a rescan, at most

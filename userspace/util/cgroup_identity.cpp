@@ -455,42 +455,42 @@ std::optional<CgroupIdentity> IdentityCache::lookup(uint64_t cgroup_id) {
 
 // --- --container and --pod ------------------------------------------------------
 
-std::variant<std::vector<std::string>, std::string>
+Result<std::vector<std::string>>
 find_container_cgroups(std::string_view mount, std::string_view id_prefix, CgroupWalkLimits limits) {
   const std::string what = "--container " + printable(id_prefix);
   if (id_prefix.empty())
-    return std::string("--container: empty container id");
+    return Error(std::string("--container: empty container id"));
   if (id_prefix.size() > kContainerIdLength)
-    return what + ": longer than a container id (64 hex digits)";
+    return Error(what + ": longer than a container id (64 hex digits)");
   std::string prefix(id_prefix);
   for (char &c : prefix) {
     if (c >= 'A' && c <= 'F')
       c = static_cast<char>(c - 'A' + 'a');
     if (!is_lower_hex(c))
-      return what + ": a container id has only hex digits (0-9, a-f)";
+      return Error(what + ": a container id has only hex digits (0-9, a-f)");
   }
   WalkResult walk = walk_cgroups(
       mount, limits, [&](const CgroupIdentity &identity) { return starts_with(identity.container_id, prefix); });
   if (!walk.error.empty())
-    return what + ": " + walk.error;
+    return Error(what + ": " + walk.error);
   if (walk.matches.empty())
-    return not_found(what, walk, mount, limits) + " belongs to a container whose id starts with " + prefix;
+    return Error(not_found(what, walk, mount, limits) + " belongs to a container whose id starts with " + prefix);
   return std::move(walk.matches);
 }
 
-std::variant<std::vector<std::string>, std::string> find_pod_cgroups(std::string_view mount, std::string_view pod_uid,
-                                                                     CgroupWalkLimits limits) {
+Result<std::vector<std::string>> find_pod_cgroups(std::string_view mount, std::string_view pod_uid,
+                                                  CgroupWalkLimits limits) {
   const std::string what = "--pod " + printable(pod_uid);
   auto uid = canonical_pod_uid(pod_uid);
   if (!uid)
-    return what + ": not a pod UID (8-4-4-4-12 hex digits like 5f0c2a1e-7b3d-4c9a-8e6f-1a2b3c4d5e6f, or 32 for a "
-                  "static pod)";
+    return Error(what + ": not a pod UID (8-4-4-4-12 hex digits like 5f0c2a1e-7b3d-4c9a-8e6f-1a2b3c4d5e6f, or 32 for a "
+                  "static pod)");
   WalkResult walk =
       walk_cgroups(mount, limits, [&](const CgroupIdentity &identity) { return identity.pod_uid == *uid; });
   if (!walk.error.empty())
-    return what + ": " + walk.error;
+    return Error(what + ": " + walk.error);
   if (walk.matches.empty())
-    return not_found(what, walk, mount, limits) + " belongs to this pod";
+    return Error(not_found(what, walk, mount, limits) + " belongs to this pod");
   return std::move(walk.matches);
 }
 

@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "util/result.h"
+
 namespace treetrace {
 
 struct CgroupIdentity {
@@ -177,9 +179,9 @@ struct CgroupWalkLimits {
 //
 // A container id prefix is 1 to 64 hex digits, any case. A pod UID is any
 // form canonical_pod_uid() accepts.
-std::variant<std::vector<std::string>, std::string>
+Result<std::vector<std::string>>
 find_container_cgroups(std::string_view mount, std::string_view id_prefix, CgroupWalkLimits limits = {});
-std::variant<std::vector<std::string>, std::string> find_pod_cgroups(std::string_view mount, std::string_view pod_uid,
-                                                                     CgroupWalkLimits limits = {});
+Result<std::vector<std::string>> find_pod_cgroups(std::string_view mount, std::string_view pod_uid,
+                                                  CgroupWalkLimits limits = {});
 
 } // namespace treetrace

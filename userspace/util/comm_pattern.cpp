@@ -11,11 +11,11 @@ bool is_comm_glob(std::string_view pattern) {
   return pattern.find_first_of("*?") != std::string_view::npos;
 }
 
-std::variant<std::string, CommPatternError> normalize_comm_pattern(std::string_view pattern) {
+Result<std::string> normalize_comm_pattern(std::string_view pattern) {
   if (pattern.empty())
-    return CommPatternError{"empty command-name pattern"};
+    return Error("empty command-name pattern");
   if (pattern.find('\0') != std::string_view::npos)
-    return CommPatternError{"command-name pattern contains a NUL byte"};
+    return Error("command-name pattern contains a NUL byte");
   if (!is_comm_glob(pattern))
     return std::string(pattern.substr(0, kCommMaxLen));
 
@@ -33,11 +33,11 @@ std::variant<std::string, CommPatternError> normalize_comm_pattern(std::string_v
     out += c;
   }
   if (min_len > kCommMaxLen)
-    return CommPatternError{"pattern can never match a 15-character command name"};
+    return Error("pattern can never match a 15-character command name");
   // Implied by the check above (at most 15 literals and 16 single stars),
   // but this is the limit of the BPF pattern slot, so state it.
   if (out.size() > kCommPatternMaxLen)
-    return CommPatternError{"command-name pattern is longer than 31 bytes"};
+    return Error("command-name pattern is longer than 31 bytes");
   return out;
 }
 

@@ -12,16 +12,14 @@
 #include <string_view>
 #include <variant>
 
+#include "util/result.h"
+
 namespace treetrace {
 
 // Longest command name the kernel stores.
 inline constexpr size_t kCommMaxLen = 15;
 // Longest pattern the BPF side accepts (TT_COMM_PATTERN_LEN minus the NUL).
 inline constexpr size_t kCommPatternMaxLen = 31;
-
-struct CommPatternError {
-  std::string message;
-};
 
 // True when the pattern contains `*` or `?`.
 bool is_comm_glob(std::string_view pattern);
@@ -33,7 +31,7 @@ bool is_comm_glob(std::string_view pattern);
 //  - globs have runs of `*` collapsed to one, must be at most 31 bytes
 //    after that, and must not need more than 15 bytes to match.
 // Empty patterns and patterns containing a NUL byte are errors.
-std::variant<std::string, CommPatternError> normalize_comm_pattern(std::string_view pattern);
+Result<std::string> normalize_comm_pattern(std::string_view pattern);
 
 // Whole-string glob match of `comm` (without its NUL) against `pattern`.
 // Iterative, backtracking only to the most recent `*`, so that it can be

@@ -7,11 +7,11 @@
 namespace treetrace {
 namespace {
 
-std::variant<uint16_t, std::string> parse_port(std::string_view text) {
+Result<uint16_t> parse_port(std::string_view text) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > 65535)
-    return "'" + std::string(text) + "' is not a port (0-65535; 0 picks a free one)";
+    return Error("'" + std::string(text) + "' is not a port (0-65535; 0 picks a free one)");
   return static_cast<uint16_t>(value);
 }
 
@@ -30,13 +30,13 @@ std::string ListenAddress::to_string() const {
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text) {
+Result<ListenAddress> parse_listen_address(std::string_view text) {
   ListenAddress out;
   std::string_view port_text = text;
   if (!text.empty() && text.front() == '[') {
     const size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return "'" + std::string(text) + "': an IPv6 address is written [ADDR]:PORT";
+      return Error("'" + std::string(text) + "': an IPv6 address is written [ADDR]:PORT");
     out.host = std::string(text.substr(1, close - 1));
     out.ipv6 = true;
     port_text = text.substr(close + 2);
@@ -44,17 +44,17 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
     out.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
     if (out.host.find(':') != std::string::npos)
-      return "'" + std::string(text) + "': an IPv6 address is written [ADDR]:PORT";
+      return Error("'" + std::string(text) + "': an IPv6 address is written [ADDR]:PORT");
   } else {
     out.host = "127.0.0.1";
   }
   auto port = parse_port(port_text);
-  if (auto *err = std::get_if<std::string>(&port))
-    return *err;
-  out.port = std::get<uint16_t>(port);
+  if (!port)
+    return Error(port.error());
+  out.port = *port;
   unsigned char buf[sizeof(in6_addr)];
   if (inet_pton(out.ipv6 ? AF_INET6 : AF_INET, out.host.c_str(), buf) != 1)
-    return "'" + out.host + "' is not a numeric " + (out.ipv6 ? "IPv6" : "IPv4") + " address";
+    return Error("'" + out.host + "' is not a numeric " + (out.ipv6 ? "IPv6" : "IPv4") + " address");
   return out;
 }
 

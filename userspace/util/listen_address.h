@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
+#include "util/result.h"
 
 namespace treetrace {
 
@@ -19,6 +19,6 @@ struct ListenAddress {
 };
 
 // "9477" -> 127.0.0.1:9477; "0.0.0.0:9477"; "[::1]:9477". Error text otherwise.
-std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text);
+Result<ListenAddress> parse_listen_address(std::string_view text);
 
 } // namespace treetrace
