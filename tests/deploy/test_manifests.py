@@ -198,7 +198,7 @@ class SystemdUnit(unittest.TestCase):
     def test_exec_start(self):
         args = self.value("ExecStart").split()
         self.assertEqual(args[0], "/usr/local/bin/treetrace")
-        self.assertEqual(args[args.index("--listen") + 1], "127.0.0.1:9477")
+        self.assertEqual(args[args.index("--listen") + 1], "127.0.0.1:10025")
         self.assertEqual(args[args.index("--group-by") + 1], "unit")
         self.assertEqual(args[args.index("--events") + 1], "none")
 

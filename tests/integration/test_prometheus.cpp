@@ -248,9 +248,9 @@ TEST(Prometheus, BadListenAndTextfileGetOneLineAndNonZeroExit) {
   EXPECT_EQ(std::count(busy.err.begin(), busy.err.end(), '\n'), 1) << busy.err;
   first.stop();
   for (const std::vector<std::string> &bad :
-       {std::vector<std::string>{"--listen", "localhost:9477"}, {"--listen", "127.0.0.1:99999"},
-        {"--listen", "[::1:9477"}, {"--textfile", "/nonexistent-dir/x.prom"}, {"--metrics-processes"},
-        {"--listen", "9477", "--max-series", "5"}}) {
+       {std::vector<std::string>{"--listen", "localhost:10025"}, {"--listen", "127.0.0.1:99999"},
+        {"--listen", "[::1:10025"}, {"--textfile", "/nonexistent-dir/x.prom"}, {"--metrics-processes"},
+        {"--listen", "10025", "--max-series", "5"}}) {
     auto r = run_treetrace(bad);
     EXPECT_EQ(r.exit_code, 2) << bad[0] << " " << bad[1] << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -164,7 +164,7 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
              "  treetrace                                   trace every process on the node\n"
              "  treetrace --comm celery --interval 5s       Celery trees, a snapshot every 5 s\n"
              "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n"
-             "  treetrace --listen 9477 --group-by pod --events none\n"
+             "  treetrace --listen 10025 --group-by pod --events none\n"
              "                                              a quiet node agent for Prometheus\n");
 
   try {

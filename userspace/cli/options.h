@@ -47,9 +47,6 @@ struct Options {
   uint64_t metrics_grace_ns = 300'000'000'000ull;
 };
 
-// The port --listen uses when given only an address, and the one the deploy
-// files use (docs/metrics.md says why this one).
-constexpr uint16_t kDefaultMetricsPort = 9477;
 
 struct OptionsExit {
   int code;            // 0 for --help/--version

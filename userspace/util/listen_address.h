@@ -18,7 +18,7 @@ struct ListenAddress {
   std::string to_string() const; // host:port, IPv6 in brackets
 };
 
-// "9477" -> 127.0.0.1:9477; "0.0.0.0:9477"; "[::1]:9477". Error text otherwise.
+// "10025" -> 127.0.0.1:10025; "0.0.0.0:10025"; "[::1]:10025". Error text otherwise.
 Result<ListenAddress> parse_listen_address(std::string_view text);
 
 } // namespace treetrace
