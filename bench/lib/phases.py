@@ -193,8 +193,13 @@ def workload_slowdown(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir
         return r["rate"], r["spawned"]
 
     workloads = {
-        "pipe": (f"perf bench sched pipe -l {cfg['pipe_loops']}", "ops/s",
-                 lambda: (perf_pipe(cfg["pipe_loops"]), cfg["pipe_loops"])),
+        # Pinned, both ends on CPU 1: unpinned, the pair's wakeups cross CPUs
+        # and their speed depends on idle-state exits, which any tracer's
+        # periodic wakeup on the other CPU changes (it ran 126% "faster"
+        # traced). Pinned, each switch is a same-CPU switch, as the program
+        # cost is measured.
+        "pipe": (f"taskset -c 1 perf bench sched pipe -l {cfg['pipe_loops']}", "ops/s",
+                 lambda: (perf_pipe(cfg["pipe_loops"], cpu=1), cfg["pipe_loops"])),
         "messaging": (f"perf bench sched messaging -g {cfg['msg_groups']} -l {cfg['msg_loops']}", "runs/s",
                       lambda: (perf_messaging(cfg["msg_groups"], cfg["msg_loops"]), 1)),
         "storm": (f"spawner -t {cfg['storm_s']} (posix_spawn /bin/true)", "spawns/s", storm),

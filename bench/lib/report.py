@@ -1,7 +1,7 @@
 """Turns bench/run's results into docs/benchmarks.md. Every number printed
 here comes from the results dict of the run that writes the file; the
 prose around the numbers only chooses words by comparing measured values
-with the targets of issue 4."""
+with the targets it is held to."""
 from __future__ import annotations
 
 import datetime
@@ -50,16 +50,17 @@ def pct(v, digits=1):
 
 
 def judge(d: dict | None, target: float, higher_is_better: bool) -> str:
-    """Status from the median, and whether the spread of the pairs spans the
-    target (then one run on this machine cannot settle it)."""
+    """A target is reached only when the whole spread of the pairs clears it;
+    a median that clears it with a spread that does not is not settled."""
     if not d or d.get("median") is None:
         return "not measured"
-    m = d["median"]
-    ok = m >= target if higher_is_better else m <= target
-    out = yes_no(ok)
-    if d.get("min") is not None and d["min"] < target < d["max"]:
-        out += " by the median; the spread of the pairs spans the target, so this run does not settle it"
-    return out
+    m, lo, hi = d["median"], d.get("min"), d.get("max")
+    clears = (lambda x: x >= target) if higher_is_better else (lambda x: x <= target)
+    if not clears(m):
+        return "**not reached**"
+    if lo is None or hi is None or (clears(lo) and clears(hi)):
+        return "**reached**"
+    return "**not settled**: the median clears it, but the spread of the pairs does not"
 
 
 def yes_no(ok) -> str:
@@ -106,9 +107,10 @@ def render(res: dict) -> str:
       "round, with the order of the conditions rotated from round to round, and is reported as "
       "median [min–max] over the rounds.")
     v = m.get("versions", {})
-    w(f"- treetrace {v.get('treetrace')}; peers: {v.get('bpftrace')}, libbpf-tools {v.get('libbpf-tools')}, "
-      f"python3-psutil {v.get('python3-psutil')}, sysstat {v.get('sysstat')} (pidstat), "
-      f"linux-perf {v.get('linux-perf')}, {v.get('bpftool')}.")
+    w(f"- treetrace {v.get('treetrace')}, built from this tree. Peers, all Debian {m.get('debian')} packages "
+      f"installed by bench/run: {v.get('bpftrace')} (Debian's bpftrace is the 0.17 series, from early 2023 and many "
+      f"releases behind upstream: a current bpftrace may generate cheaper programs and start faster), libbpf-tools {v.get('libbpf-tools')}, python3-psutil {v.get('python3-psutil')}, sysstat "
+      f"{v.get('sysstat')} (pidstat), linux-perf {v.get('linux-perf')}, {v.get('bpftool')}.")
     w(f"- tracefs: {res.get('tracefs')} (bpftrace's `tracepoint:` probes and execsnoop need it).")
     if res.get("unusable"):
         w("- Not measured, because they do not run here: " +
@@ -159,7 +161,7 @@ def render(res: dict) -> str:
 
 
 def _targets(res, w):
-    w("## Targets of issue 4")
+    w("## Targets")
     w("")
     w("| Target | Measured in this run | Status |")
     w("| --- | --- | --- |")
@@ -174,10 +176,23 @@ def _targets(res, w):
         rows.append(("sched_switch program, filtered-out task: ≤ 1.1× the floor",
                      f"{spread(fl['ratio'], 2, '×')} ({f(fl['ns']['median'])} ns vs {f(fl['floor_ns']['median'])} ns)",
                      judge(fl["ratio"], 1.1, False)))
+    # The lifecycle programs: what every process's birth, exec and end pays.
+    for hook, limit in (("fork", 10), ("exec", 10), ("exit", 5)):
+        d = _kc(res, "treetrace", hook)
+        if d:
+            rows.append((f"{hook} program, every task traced: ≤ {limit}× the empty tp_btf floor",
+                         f"{spread(d['ratio'], 1, '×')} ({f(d['ns']['median'])} ns vs "
+                         f"{f(d['floor_ns']['median'])} ns)", judge(d["ratio"], limit, False)))
+    for hook in ("fork", "exec"):
+        d = _kc(res, "treetrace_filtered", hook)
+        if d:
+            rows.append((f"{hook} program, task excluded by the filter: ≤ 2× the floor",
+                         f"{spread(d['ratio'], 1, '×')} ({f(d['ns']['median'])} ns vs "
+                         f"{f(d['floor_ns']['median'])} ns)", judge(d["ratio"], 2, False)))
     for peer, ref in (("bpftrace", 6.5), ("cpudist", 6.6)):
         p = _kc(res, peer, "switch")
         if p:
-            rows.append((f"for reference: {peer}'s sched_switch program (≈{ref}× on the issue's reference machine)",
+            rows.append((f"for reference: {peer}'s sched_switch program (≈{ref}× on the reference machine the targets were set on)",
                          spread(p["ratio"], 2, "×"), "context"))
     sd = res.get("slowdown", {}).get("ratios", {}).get("treetrace", {})
     if sd:
@@ -188,10 +203,22 @@ def _targets(res, w):
             c = cr.get(wl)
             return (f"; CPU per unit of work, tracer included: {spread(c, 1, '%', 100)} of the baseline"
                     if c and c.get("median") is not None else "")
-        rows.append(("`perf bench sched pipe` keeps ≥ 99% of its throughput, every task traced",
-                     f"throughput {spread(pp, 1, '%', 100)}" + cpu_note("pipe"), judge(pp, 0.99, True)))
-        rows.append(("fork+exec storm keeps ≥ 98%", f"throughput {spread(st, 1, '%', 100)}" + cpu_note("storm"),
-                     judge(st, 0.98, True)))
+        def above_baseline(d):
+            # A tracer cannot make work faster: a ratio clearly above 100% says
+            # the two setups differed (placement, idle states), not a gain.
+            return ("; above 100%: the setups were not equal (see below)"
+                    if d and d.get("median") is not None and d["median"] > 1.02 else "")
+
+        def throughput_judge(d, target):
+            if above_baseline(d):
+                return "**not settled**: a tracer cannot speed work up, so the two runs were not alike"
+            return judge(d, target, True)
+        rows.append(("`perf bench sched pipe` (pinned to one CPU) keeps ≥ 99% of its throughput, every task traced",
+                     f"throughput {spread(pp, 1, '%', 100)}" + cpu_note("pipe") + above_baseline(pp),
+                     throughput_judge(pp, 0.99)))
+        rows.append(("fork+exec storm keeps ≥ 99%",
+                     f"throughput {spread(st, 1, '%', 100)}" + cpu_note("storm") + above_baseline(st),
+                     throughput_judge(st, 0.99)))
     tp = res.get("throughput")
     if tp:
         s = tp.get("sustained")
@@ -237,6 +264,12 @@ def _targets(res, w):
                      "not measured (too few samples in this mode)" if change is None else
                      ("**trend flat, 1 M not reached**" if abs(change) <= 0.10 else "**not reached**")
                      if n < 1_000_000 else yes_no(abs(change) <= 0.10)))
+    tpl = [x for x in ((res.get("throughput") or {}).get("levels") or []) if x.get("us_per_record") is not None]
+    if tpl:
+        per = [x["us_per_record"] for x in tpl]
+        d = {"median": _med(per), "min": min(per), "max": max(per), "values": per}
+        rows.append(("the reader spends ≤ 1 µs of CPU per record under a storm (`--format json --events all`)",
+                     f"{spread(d, 2, ' µs')} over the storm levels of §3", judge(d, 1.0, False)))
     stp = res.get("startup")
     if stp and stp.get("ratio"):
         r = stp["ratio"]
@@ -428,6 +461,18 @@ def _why_not(res, w):
                 "records is taken just before it exits (getrusage, VmHWM), while treetrace's figures are final "
                 "(CPU at the last switch-out, so they include the exit path). See the error distribution in §5.")
     _refresh_why(res, notes)
+    sdr = (res.get("slowdown") or {}).get("ratios", {}).get("treetrace", {})
+    for wl, what in (("pipe", "`perf bench sched pipe`"), ("storm", "the fork+exec storm")):
+        d = sdr.get(wl)
+        if d and d.get("median") is not None and d["median"] > 1.02:
+            notes.append(
+                f"**{what} ran at {d['median'] * 100:.1f}% with treetrace attached.** Work cannot get faster "
+                "because a tracer watches it, so the traced and untraced runs were not alike. The pipe is pinned to "
+                "one CPU (both ends on CPU 1) so that its switches never cross CPUs; what can still differ is the "
+                "other CPU: treetrace's reader wakes every 25 ms there, which keeps that CPU out of deep idle and "
+                "changes how fast interrupts and timers on it are served, and the machine is a shared VM whose "
+                "neighbours vary from run to run. The CPU per unit of work (tracer included) beside it is the "
+                "fairer figure, and the status says not settled rather than reached.")
     if notes:
         w("### Where a target is not reached, and why")
         w("")
