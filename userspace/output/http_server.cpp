@@ -48,12 +48,16 @@ struct HttpServerCallbacks {
   }
 };
 
-Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress &address,
-                                                                         MetricsHandler metrics, HealthHandler health,
-                                                                         HttpLimits limits) {
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress &address, MetricsHandler metrics,
+                                                      HealthHandler health, HttpLimits limits) {
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(metrics), std::move(health)));
   sockaddr_storage storage{};
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  // poll(2), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop
+  // misses a close that arrives with the client's last bytes (a partial
+  // request, then FIN), so the dead connection holds its slot, and one of
+  // its address's 16, until the idle timeout. poll is level-triggered and
+  // sees it at once; 256 connections are cheap to poll.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
   if (address.ipv6) {
     auto *sa = reinterpret_cast<sockaddr_in6 *>(&storage);
     sa->sin6_family = AF_INET6;
@@ -80,13 +84,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress &addre
     if (!bound)
       return Error("--listen " + address.to_string() + ": " + strerror(error));
   }
-  server->daemon_ = MHD_start_daemon(
-      flags, address.port, nullptr, nullptr,
-      &HttpServerCallbacks::on_request, server.get(),
-      MHD_OPTION_SOCK_ADDR, &storage, MHD_OPTION_CONNECTION_LIMIT, limits.max_connections,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_address_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      limits.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_per_connection,
-      MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, nullptr, MHD_OPTION_END);
+  server->daemon_ =
+      MHD_start_daemon(flags, address.port, nullptr, nullptr, &HttpServerCallbacks::on_request, server.get(),
+                       // First, or libmicrohttpd prints what the options before it cause itself.
+                       MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, nullptr, MHD_OPTION_SOCK_ADDR, &storage,
+                       MHD_OPTION_CONNECTION_LIMIT, limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                       limits.per_address_connections, MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_s,
+                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.memory_per_connection, MHD_OPTION_END);
   if (!server->daemon_)
     return Error("--listen " + address.to_string() + ": cannot start the HTTP server");
   if (const MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT))

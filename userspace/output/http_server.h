@@ -1,5 +1,5 @@
 // The /metrics endpoint, served by libmicrohttpd from one event-driven
-// thread (epoll), so a slow client costs a connection slot and a bounded
+// thread (poll), so a slow client costs a connection slot and a bounded
 // buffer, never a worker: 100 clients sending a byte a second do not
 // delay a scrape. Limits (HttpLimits) bound connections, per-address
 // connections, memory per connection and idle time; see docs/operations.md.
