@@ -1,6 +1,7 @@
 #include "util/json_writer.h"
 #include "util/utf8.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <charconv>
@@ -40,8 +41,22 @@ inline bool plain8(const unsigned char *p) {
   return (high | control | special) == 0;
 }
 
-void append_escape(std::string &out, unsigned char c) {
-  char buf[6] = {'\\', 0, 0, 0, 0, 0};
+// A line's first growth makes this much room at once, so the fields after
+// it need no further resize.
+constexpr size_t kGrowBytes = 1024;
+
+} // namespace
+
+void JsonWriter::grow(size_t n) {
+  // Within the capacity the string already has, resizing only fills the
+  // new room; past it, libstdc++ doubles the capacity.
+  const size_t want = len_ + n;
+  out_->resize(std::max(want, std::min(out_->capacity(), len_ + kGrowBytes)));
+}
+
+void JsonWriter::put_escape(unsigned char c) {
+  char *buf = room(6);
+  buf[0] = '\\';
   switch (c) {
   case '"': buf[1] = '"'; break;
   case '\\': buf[1] = '\\'; break;
@@ -56,16 +71,14 @@ void append_escape(std::string &out, unsigned char c) {
     buf[3] = '0';
     buf[4] = kHex[c >> 4];
     buf[5] = kHex[c & 0xf];
-    out.append(buf, 6);
+    len_ += 6;
     return;
   }
-  out.append(buf, 2);
+  len_ += 2;
 }
 
-} // namespace
-
-void JsonWriter::append_escaped(std::string &out, std::string_view s) {
-  out.push_back('"');
+void JsonWriter::write_string(std::string_view s) {
+  put('"');
   const auto *p = reinterpret_cast<const unsigned char *>(s.data());
   const auto *end = p + s.size();
   const auto *run = p; // start of bytes that can be copied verbatim
@@ -84,18 +97,24 @@ void JsonWriter::append_escaped(std::string &out, std::string_view s) {
         p += n; // well-formed: stays part of the verbatim run
         continue;
       }
-      out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
-      out.append(kUtf8Replacement, 3);
+      put(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+      put(kUtf8Replacement, 3);
       p += -n;
     } else {
-      out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
-      append_escape(out, *p);
+      put(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+      put_escape(*p);
       ++p;
     }
     run = p;
   }
-  out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
-  out.push_back('"');
+  put(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
+  put('"');
+}
+
+void JsonWriter::append_escaped(std::string &out, std::string_view s) {
+  JsonWriter w(out);
+  w.write_string(s);
+  out.resize(w.len_);
 }
 
 void JsonWriter::begin_object() {
@@ -108,12 +127,12 @@ void JsonWriter::begin_array() {
   open('[', true);
 }
 
-void JsonWriter::begin_object(std::string_view key) {
+void JsonWriter::begin_object(JsonKey key) {
   write_key(key);
   open('{', false);
 }
 
-void JsonWriter::begin_array(std::string_view key) {
+void JsonWriter::begin_array(JsonKey key) {
   write_key(key);
   open('[', true);
 }
@@ -122,30 +141,30 @@ void JsonWriter::end_object() { close('}', false); }
 
 void JsonWriter::end_array() { close(']', true); }
 
-void JsonWriter::write_key(std::string_view key) {
-  assert(depth_ > 0 && !((is_array_ >> depth_) & 1) && "key outside an object");
-  uint64_t bit = uint64_t{1} << depth_;
-  bool comma = (has_items_ & bit) != 0;
-  has_items_ |= bit;
+void JsonWriter::write_escaped_key(std::string_view key, bool comma) {
   if (comma)
-    out_->push_back(',');
-  append_escaped(*out_, key);
-  out_->push_back(':');
+    put(',');
+  write_string(key);
+  put(':');
 }
 
 void JsonWriter::begin_value() {
-  if (depth_ == 0)
+  if (depth_ == 0) {
+    len_ = out_->size(); // a new line: the caller may have appended since the last
     return;
+  }
   assert(((is_array_ >> depth_) & 1) && "value without a key inside an object");
   uint64_t bit = uint64_t{1} << depth_;
   if (has_items_ & bit)
-    out_->push_back(',');
+    put(',');
   has_items_ |= bit;
 }
 
 void JsonWriter::end_value() {
-  if (depth_ == 0)
-    out_->push_back('\n');
+  if (depth_ == 0) {
+    put('\n');
+    out_->resize(len_); // the line is complete: no spare room left behind
+  }
 }
 
 void JsonWriter::open(char bracket, bool is_array) {
@@ -157,35 +176,34 @@ void JsonWriter::open(char bracket, bool is_array) {
     is_array_ |= bit;
   else
     is_array_ &= ~bit;
-  out_->push_back(bracket);
+  put(bracket);
 }
 
 void JsonWriter::close(char bracket, bool is_array) {
   assert(depth_ > 0 && "end without begin");
   assert(static_cast<bool>((is_array_ >> depth_) & 1) == is_array && "mismatched end");
   (void)is_array;
-  out_->push_back(bracket);
+  put(bracket);
   --depth_;
   end_value();
 }
 
 void JsonWriter::write_cstr(const char *s) {
   if (s)
-    append_escaped(*out_, std::string_view(s, std::strlen(s)));
+    write_string(std::string_view(s, std::strlen(s)));
   else
     write_null();
 }
 
+// 20 characters hold any 64-bit integer, sign included.
 void JsonWriter::write_int64(int64_t v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out_->append(buf, res.ptr);
+  char *p = room(20);
+  len_ = static_cast<size_t>(std::to_chars(p, p + 20, v).ptr - out_->data());
 }
 
 void JsonWriter::write_uint64(uint64_t v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out_->append(buf, res.ptr);
+  char *p = room(20);
+  len_ = static_cast<size_t>(std::to_chars(p, p + 20, v).ptr - out_->data());
 }
 
 void JsonWriter::write_double(double v) {
@@ -195,9 +213,9 @@ void JsonWriter::write_double(double v) {
   }
   // Shortest form that reads back as the same double; always a JSON number
   // ("1e+100", "-0", "0.1"): to_chars never emits a bare "." or "inf" here.
-  char buf[32];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out_->append(buf, res.ptr);
+  // The longest such form is 24 characters.
+  char *p = room(32);
+  len_ = static_cast<size_t>(std::to_chars(p, p + 32, v).ptr - out_->data());
 }
 
 } // namespace treetrace
