@@ -3,9 +3,16 @@
 #include <cerrno>
 #include <chrono>
 #include <unistd.h>
-#include <vector>
+#include <utility>
 
 namespace treetrace {
+namespace {
+
+// A batch buffer keeps its capacity from batch to batch up to this much;
+// a burst larger than that is freed once written, so that memory goes back.
+constexpr size_t kKeptCapacity = 1 << 20;
+
+} // namespace
 
 OutputQueue::OutputQueue(int fd, size_t max_bytes)
     : fd_(fd), max_bytes_(max_bytes), writer_([this] { writer_loop(); }) {}
@@ -20,7 +27,13 @@ OutputQueue::~OutputQueue() {
   writer_.join();
 }
 
-bool OutputQueue::try_push(std::string line) {
+void OutputQueue::append_locked(std::string_view line) {
+  pending_.append(line);
+  ++pending_lines_;
+  queued_bytes_ += line.size();
+}
+
+bool OutputQueue::try_push(std::string_view line) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
@@ -28,8 +41,7 @@ bool OutputQueue::try_push(std::string line) {
       dropped_lines_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    queued_bytes_ += line.size();
-    lines_.push_back(std::move(line));
+    append_locked(line);
     wake = queued_bytes_ >= max_bytes_ / 4;
   }
   // Waking the writer per line made it take one line at a time, a context
@@ -43,13 +55,13 @@ void OutputQueue::publish() {
   bool any;
   {
     std::lock_guard lock(mu_);
-    any = !lines_.empty();
+    any = pending_lines_ != 0;
   }
   if (any) // an idle round does not wake the writer for nothing
     has_data_.notify_one();
 }
 
-bool OutputQueue::push_wait(std::string line, int timeout_ms) {
+bool OutputQueue::push_wait(std::string_view line, int timeout_ms) {
   {
     std::unique_lock lock(mu_);
     // A line larger than the whole queue is let in once the queue is empty.
@@ -59,8 +71,7 @@ bool OutputQueue::push_wait(std::string line, int timeout_ms) {
       dropped_lines_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    queued_bytes_ += line.size();
-    lines_.push_back(std::move(line));
+    append_locked(line);
   }
   has_data_.notify_one();
   return true;
@@ -70,31 +81,26 @@ void OutputQueue::flush(int timeout_ms) {
   has_data_.notify_one();
   std::unique_lock lock(mu_);
   has_room_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                     [&] { return fd_closed() || (lines_.empty() && !writing_); });
+                     [&] { return fd_closed() || (pending_lines_ == 0 && !writing_); });
 }
 
 void OutputQueue::writer_loop() {
-  std::vector<std::string> batch;
-  std::string buffer;
+  std::string batch;
   for (;;) {
+    size_t lines = 0;
     {
       std::unique_lock lock(mu_);
-      has_data_.wait(lock, [&] { return stopping_ || !lines_.empty(); });
-      if (lines_.empty() && stopping_)
+      has_data_.wait(lock, [&] { return stopping_ || pending_lines_ != 0; });
+      if (pending_lines_ == 0 && stopping_)
         return;
       // Take everything queued: one write() per batch, not per line.
-      while (!lines_.empty()) {
-        batch.push_back(std::move(lines_.front()));
-        lines_.pop_front();
-      }
+      batch.swap(pending_);
+      lines = std::exchange(pending_lines_, 0);
       writing_ = true;
     }
-    buffer.clear();
-    for (auto &l : batch)
-      buffer += l;
     size_t off = 0;
-    while (off < buffer.size() && !fd_closed()) {
-      ssize_t n = write(fd_, buffer.data() + off, buffer.size() - off);
+    while (off < batch.size() && !fd_closed()) {
+      ssize_t n = write(fd_, batch.data() + off, batch.size() - off);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0) {
@@ -105,13 +111,15 @@ void OutputQueue::writer_loop() {
     }
     {
       std::lock_guard lock(mu_);
-      for (auto &l : batch)
-        queued_bytes_ -= l.size();
+      queued_bytes_ -= batch.size();
       if (!fd_closed())
-        written_lines_.fetch_add(batch.size(), std::memory_order_relaxed);
+        written_lines_.fetch_add(lines, std::memory_order_relaxed);
       writing_ = false;
     }
-    batch.clear();
+    if (batch.capacity() > kKeptCapacity)
+      std::string().swap(batch);
+    else
+      batch.clear();
     has_room_.notify_all();
   }
 }

@@ -7,9 +7,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace treetrace {
@@ -22,13 +22,14 @@ public:
   OutputQueue &operator=(const OutputQueue &) = delete;
 
   // Never blocks: returns false (and counts the line) when full or closed.
-  // The line is written after the next publish() (or once a quarter of the
-  // queue is used), so a batch of lines costs the writer one wakeup.
-  bool try_push(std::string line);
+  // The line is copied; it is written after the next publish() (or once a
+  // quarter of the queue is used), so a batch of lines costs the writer one
+  // wakeup.
+  bool try_push(std::string_view line);
   // Wakes the writer for what try_push() queued.
   void publish();
   // Waits up to timeout_ms for room; for reports that must not be lost.
-  bool push_wait(std::string line, int timeout_ms);
+  bool push_wait(std::string_view line, int timeout_ms);
   // Waits until everything queued is written or the fd is closed.
   void flush(int timeout_ms);
 
@@ -39,14 +40,19 @@ public:
 
 private:
   void writer_loop();
+  void append_locked(std::string_view line);
 
   const int fd_;
   const size_t max_bytes_;
   std::mutex mu_;
   std::condition_variable has_data_;
   std::condition_variable has_room_;
-  std::deque<std::string> lines_;
-  size_t queued_bytes_ = 0;
+  // Lines are appended to one buffer, which the writer swaps for its own
+  // empty one and writes whole: no allocation, copy or free per line, and
+  // one write() per batch.
+  std::string pending_;
+  size_t pending_lines_ = 0;
+  size_t queued_bytes_ = 0; // pending_ plus the batch being written
   bool stopping_ = false;
   bool writing_ = false;
   std::atomic<bool> fd_closed_{false};

@@ -86,11 +86,10 @@ std::string cgroup_of(const EventHeader &h, const RenderContext &ctx) {
 // Container, pod and unit of a cgroup: each field only where its path says
 // so. A group row carries only what all its members share: a pod's row
 // names no container, a unit's row no pod.
-void json_identity(JsonWriter &w, uint64_t cgroup_id, const RenderContext &ctx, GroupBy scope = GroupBy::Tree) {
-  const std::optional<CgroupIdentity> id = ctx.identity ? ctx.identity(cgroup_id) : std::nullopt;
+void json_identity(JsonWriter &w, const std::optional<CgroupIdentity> &id, GroupBy scope = GroupBy::Tree) {
   if (!id)
     return;
-  auto nonempty = [&](const char *name, const std::string &v) {
+  auto nonempty = [&](JsonKey name, const std::string &v) {
     if (!v.empty())
       w.field(name, v);
   };
@@ -109,7 +108,22 @@ void json_identity(JsonWriter &w, uint64_t cgroup_id, const RenderContext &ctx, 
     nonempty("systemd_unit", id->systemd_unit);
 }
 
-void json_header(JsonWriter &w, const char *name, const EventHeader &h, const RenderContext &ctx) {
+std::optional<CgroupIdentity> identity_of(uint64_t cgroup_id, const RenderContext &ctx) {
+  return ctx.identity ? ctx.identity(cgroup_id) : std::nullopt;
+}
+
+// What a record's header says about its cgroup: path, id and identity.
+void json_cgroup_fields(JsonWriter &w, uint64_t cgroup_id, const std::optional<std::string> &path,
+                        const std::optional<CgroupIdentity> &identity) {
+  w.field("cgroup", path);
+  w.field("cgroup_id", cgroup_id);
+  json_identity(w, identity);
+}
+
+// `cgroup_members`: json_cgroup_fields() already rendered, or null to
+// render them here.
+void json_header(JsonWriter &w, std::string_view name, const EventHeader &h, const RenderContext &ctx,
+                 const std::string *cgroup_members) {
   w.field("event", name);
   w.field("ts_ns", h.ts_ns);
   w.field("pid", h.proc.pid);
@@ -117,10 +131,11 @@ void json_header(JsonWriter &w, const char *name, const EventHeader &h, const Re
   if (h.ns_pid != h.proc.pid)
     w.field("ns_pid", h.ns_pid);
   w.field("comm", h.comm);
-  std::optional<std::string> cg = ctx.cgroup_path ? ctx.cgroup_path(h.cgroup_id) : std::nullopt;
-  w.field("cgroup", cg);
-  w.field("cgroup_id", h.cgroup_id);
-  json_identity(w, h.cgroup_id, ctx);
+  if (cgroup_members)
+    w.members(*cgroup_members);
+  else
+    json_cgroup_fields(w, h.cgroup_id, ctx.cgroup_path ? ctx.cgroup_path(h.cgroup_id) : std::nullopt,
+                       identity_of(h.cgroup_id, ctx));
   w.field("start_ns", h.proc.start_ns);
 }
 
@@ -140,11 +155,11 @@ void json_counters(JsonWriter &w, const ProcCounters &c) {
   w.field("rss_peak_bytes", c.rss_peak_bytes);
 }
 
-std::string json_event(const Event &event, const Attribution &attr, const RenderContext &ctx) {
-  std::string line;
+void json_event(std::string &line, const Event &event, const Attribution &attr, const RenderContext &ctx,
+                const std::string *cgroup_members) {
   JsonWriter w(line);
   w.begin_object();
-  json_header(w, event_name(event), header_of(event), ctx);
+  json_header(w, event_name(event), header_of(event), ctx, cgroup_members);
   std::visit(
       [&](const auto &ev) {
         using T = std::decay_t<decltype(ev)>;
@@ -210,7 +225,6 @@ std::string json_event(const Event &event, const Attribution &attr, const Render
     w.field("tree_root_start_ns", attr.tree_root.start_ns);
   }
   w.end_object();
-  return line;
 }
 
 std::string join_argv(const ExecEvent &ev) {
@@ -346,7 +360,7 @@ std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
       w.field("group", t.group.empty() ? std::optional<std::string>() : std::optional<std::string>(t.group));
       // "[other]" and the no-group row have no cgroup of their own.
       if (ctx.group_by != GroupBy::Comm && !t.group.empty() && t.cgroup_id != 0)
-        json_identity(w, t.cgroup_id, ctx, ctx.group_by);
+        json_identity(w, identity_of(t.cgroup_id, ctx), ctx.group_by);
     } else {
       w.field("root_pid", t.root.pid);
       w.field("root_start_ns", t.root.start_ns);
@@ -439,7 +453,51 @@ std::string group_label(const TreeReport &t, GroupBy by) {
 }
 
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx) {
-  return ctx.format == OutputFormat::Json ? json_event(event, attribution, ctx) : text_event(event, attribution, ctx);
+  if (ctx.format == OutputFormat::Text)
+    return text_event(event, attribution, ctx);
+  std::string line;
+  json_event(line, event, attribution, ctx, nullptr);
+  return line;
+}
+
+EventRenderer::EventRenderer(const RenderContext &ctx) : ctx_(ctx) {}
+EventRenderer::~EventRenderer() = default;
+
+void EventRenderer::append(std::string &out, const Event &event, const Attribution &attribution) {
+  if (ctx_.format == OutputFormat::Text) {
+    out += text_event(event, attribution, ctx_);
+    return;
+  }
+  json_event(out, event, attribution, ctx_, &cgroup_members(header_of(event).cgroup_id));
+}
+
+// A cgroup's path never changes (cgroup v2 refuses renames) and its id is
+// never reused, so what the header says about it can be rendered once.
+// Not kept while it may still change: an unknown path (the path cache may
+// find it at its next rescan), and a pod whose name is not known yet (its
+// log directory can appear after its first process).
+const std::string &EventRenderer::cgroup_members(uint64_t cgroup_id) {
+  if (auto it = cgroup_members_.find(cgroup_id); it != cgroup_members_.end())
+    return it->second;
+  const std::optional<std::string> path = ctx_.cgroup_path ? ctx_.cgroup_path(cgroup_id) : std::nullopt;
+  const std::optional<CgroupIdentity> identity = identity_of(cgroup_id, ctx_);
+  scratch_.clear();
+  {
+    JsonWriter w(scratch_);
+    w.begin_object();
+    json_cgroup_fields(w, cgroup_id, path, identity);
+    w.end_object();
+  }
+  // The members are what stands between the braces of "{...}\n".
+  scratch_.resize(scratch_.size() - 2);
+  scratch_.erase(0, 1);
+  const bool path_pending = ctx_.cgroup_path && !path;
+  const bool pod_pending = identity && !identity->pod_uid.empty() && identity->pod_name.empty();
+  if (path_pending || pod_pending)
+    return scratch_;
+  if (cgroup_members_.size() >= kMaxCgroups) // bounded; the cgroups in use come back
+    cgroup_members_.clear();
+  return cgroup_members_.emplace(cgroup_id, scratch_).first->second;
 }
 
 std::string render_event_columns(const RenderContext &ctx) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/aggregator.h"
@@ -31,6 +32,27 @@ struct RenderContext {
 };
 
 std::string render_event(const Event &event, const Attribution &attribution, const RenderContext &ctx);
+
+// render_event() for the stream's hot path: appends to a buffer the caller
+// reuses, and renders what a header says about its cgroup (path and
+// identity, JSON only) once per cgroup instead of once per record.
+class EventRenderer {
+public:
+  explicit EventRenderer(const RenderContext &ctx);
+  ~EventRenderer();
+  EventRenderer(const EventRenderer &) = delete;
+  EventRenderer &operator=(const EventRenderer &) = delete;
+
+  void append(std::string &out, const Event &event, const Attribution &attribution);
+
+private:
+  static constexpr size_t kMaxCgroups = 4096;
+  const std::string &cgroup_members(uint64_t cgroup_id);
+
+  const RenderContext &ctx_;
+  std::unordered_map<uint64_t, std::string> cgroup_members_;
+  std::string scratch_;
+};
 // The column header of the text event stream; empty for JSON.
 std::string render_event_columns(const RenderContext &ctx);
 

@@ -1,29 +1,31 @@
 #include "output/stream_sink.h"
 
-#include <spdlog/spdlog.h>
-
 namespace treetrace {
 
 StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events,
                        bool final_report)
-    : queue_(fd, queue_bytes), render_(render), events_(events), final_report_(final_report) {}
+    : queue_(fd, queue_bytes), render_(render), renderer_(render), events_(events), final_report_(final_report) {}
 
 StreamSink::~StreamSink() = default;
 
-void StreamSink::emit(std::string line) {
-  if (!queue_.try_push(std::move(line)))
-    spdlog::debug("output queue full: line dropped");
+void StreamSink::emit(std::string_view line) {
+  // Counted by the queue and reported as `dropped_output`; no log line per
+  // drop, which would cost the most when the output is already behind.
+  queue_.try_push(line);
 }
 
 void StreamSink::begin() {
   if (!events_.empty())
     if (std::string columns = render_event_columns(render_); !columns.empty())
-      emit(std::move(columns));
+      emit(columns);
 }
 
 void StreamSink::on_event(const Event &event, const Attribution &attribution) {
-  if (events_.contains(kind_of(event)))
-    emit(render_event(event, attribution, render_));
+  if (!events_.contains(kind_of(event)))
+    return;
+  line_.clear();
+  renderer_.append(line_, event, attribution);
+  emit(line_);
 }
 
 void StreamSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) {

@@ -32,11 +32,13 @@ public:
   void flush(int timeout_ms) { queue_.flush(timeout_ms); }
 
 private:
-  void emit(std::string line);
-  void emit_report(std::string text) { queue_.push_wait(std::move(text), 5000); }
+  void emit(std::string_view line);
+  void emit_report(std::string_view text) { queue_.push_wait(text, 5000); }
 
   OutputQueue queue_;
   const RenderContext &render_;
+  EventRenderer renderer_;
+  std::string line_; // reused for every event: its capacity stays
   EventKindSet events_;
   bool final_report_;
 };
