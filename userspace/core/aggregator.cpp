@@ -1,6 +1,7 @@
 #include "core/aggregator.h"
 #include "core/pid_table.h"
 #include "core/reports.h"
+#include "core/ring.h"
 
 #include <algorithm>
 #include <cmath>
@@ -546,17 +547,19 @@ private:
       ++stats_.exited_reports_dropped;
       return;
     }
-    if (exited_reports_.size() >= config_.max_exited_reports) {
-      exited_reports_.pop_front();
+    if (exited_reports_.size() >= config_.max_exited_reports)
       ++stats_.exited_reports_dropped;
-    }
-    ProcessReport report = reports().process(p, ts_ns);
-    report.live = false;
+    // Once full, the oldest report's slot is rewritten in place: its
+    // strings keep their buffers, so an exit allocates nothing here.
+    ExitedReport &kept = exited_reports_.push(config_.max_exited_reports);
+    kept.tree = p.tree;
+    kept.group = p.group;
+    reports().process_into(kept.report, p, ts_ns);
+    kept.report.live = false;
     if (exit && exit->signal != 0)
-      report.signal = exit->signal;
+      kept.report.signal = exit->signal;
     else if (exit)
-      report.exit_code = exit->exit_code;
-    exited_reports_.push_back({p.tree, p.group, std::move(report)});
+      kept.report.exit_code = exit->exit_code;
   }
 
   // The tree an Existing process belongs in once the whole scan is known:
@@ -628,7 +631,7 @@ private:
   ProcMap<Tree> trees_;
   GroupIndex groups_; // --group-by other than tree
   std::multimap<uint64_t, ProcKey> finished_trees_; // by end time, for eviction
-  std::deque<ExitedReport> exited_reports_; // oldest dropped first
+  Ring<ExitedReport> exited_reports_;        // oldest dropped first
   std::deque<OomVictim> oom_victims_;        // oldest dropped first
 };
 

@@ -5,12 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
-#include "core/account.h"
+#include "core/flat_map.h"
 #include "core/model.h"
 
 namespace treetrace {
@@ -24,46 +23,53 @@ public:
 
   // The process holding `pid`, tracked or not.
   std::optional<ProcKey> holder(uint32_t pid) const {
-    auto it = holders_.find(pid);
-    return it == holders_.end() ? std::nullopt : std::optional<ProcKey>(it->second);
+    const ProcKey *h = holders_.find(pid);
+    return h ? std::optional<ProcKey>(*h) : std::nullopt;
   }
 
-  bool holds(const ProcKey &key) const { return holder(key.pid) == key; }
+  bool holds(const ProcKey &key) const {
+    const ProcKey *h = holders_.find(key.pid);
+    return h && *h == key;
+  }
 
   bool has_exited(const ProcKey &key) const {
     if (recent_exits_.contains(key))
       return true;
     // PIDs are unique among live processes: a newer holder means this one is gone.
-    auto it = holders_.find(key.pid);
-    return it != holders_.end() && it->second.start_ns > key.start_ns;
+    const ProcKey *h = holders_.find(key.pid);
+    return h && h->start_ns > key.start_ns;
   }
 
   // Makes `key` the holder of its PID; returns the process it displaced,
   // whose exit record was then lost (or is later than everything else).
   std::optional<ProcKey> claim(const ProcKey &key) {
-    auto [it, inserted] = holders_.try_emplace(key.pid, key);
-    if (inserted || it->second == key)
+    auto [holder, inserted] = holders_.try_emplace(key.pid, key);
+    if (inserted || *holder == key)
       return std::nullopt;
-    return std::exchange(it->second, key);
+    return std::exchange(*holder, key);
   }
 
   // The process exited: its PID is free, and its late records are stale.
   void release(const ProcKey &key) {
-    if (auto it = holders_.find(key.pid); it != holders_.end() && it->second == key)
-      holders_.erase(it);
-    if (!recent_exits_.insert(key).second)
+    if (const ProcKey *h = holders_.find(key.pid); h && *h == key)
+      holders_.erase(key.pid);
+    if (!recent_exits_.try_emplace(key).second)
       return;
-    recent_exit_order_.push_back(key);
-    if (recent_exit_order_.size() > recent_exits_kept) {
-      recent_exits_.erase(recent_exit_order_.front());
-      recent_exit_order_.pop_front();
+    // The oldest of a full ring makes room for the newest.
+    if (recent_exit_order_.size() < recent_exits_kept) {
+      recent_exit_order_.push_back(key);
+      return;
     }
+    recent_exits_.erase(recent_exit_order_[oldest_exit_]);
+    recent_exit_order_[oldest_exit_] = key;
+    oldest_exit_ = (oldest_exit_ + 1) % recent_exits_kept;
   }
 
 private:
-  std::unordered_map<uint32_t, ProcKey> holders_;
-  ProcSet recent_exits_;
-  std::deque<ProcKey> recent_exit_order_;
+  FlatMap<uint32_t, ProcKey, PidKeyTraits> holders_;
+  FlatSet<ProcKey, ProcKeyTraits> recent_exits_;
+  std::vector<ProcKey> recent_exit_order_; // a ring once full: oldest_exit_ is its oldest
+  size_t oldest_exit_ = 0;
 };
 
 } // namespace treetrace

@@ -6,10 +6,22 @@ namespace treetrace {
 
 ProcessReport ReportBuilder::process(const Process &p, uint64_t now_ns) const {
   ProcessReport r;
+  process_into(r, p, now_ns);
+  return r;
+}
+
+void ReportBuilder::process_into(ProcessReport &r, const Process &p, uint64_t now_ns) const {
+  // Start from a fresh report, so that no field of the previous one can
+  // survive, but keep the buffers of its strings.
+  std::string comm = std::move(r.comm);
+  std::vector<std::string> comm_history = std::move(r.comm_history);
+  r = ProcessReport{};
+  comm.assign(p.comm);
+  r.comm = std::move(comm);
+  comm_history.assign(p.comm_history.begin(), p.comm_history.end());
+  r.comm_history = std::move(comm_history);
   r.key = p.key;
   r.ppid = p.ppid;
-  r.comm = p.comm;
-  r.comm_history = p.comm_history;
   r.learned_via = p.learned_via;
   r.cpu_ns = p.cpu_ns;
   r.rss_bytes = p.rss_bytes;
@@ -19,7 +31,6 @@ ProcessReport ReportBuilder::process(const Process &p, uint64_t now_ns) const {
   r.wall_ns = saturating_sub(now_ns, p.key.start_ns);
   r.activity = p.activity;
   r.oom_killed = p.oom_killed;
-  return r;
 }
 
 std::optional<ExitedByTree> ReportBuilder::exited_by_tree(bool with_processes) const {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -12,15 +11,19 @@
 #include "core/account.h"
 #include "core/aggregator.h"
 #include "core/process.h"
+#include "core/ring.h"
 
 namespace treetrace {
 
 class ReportBuilder {
 public:
-  ReportBuilder(const ProcMap<Process> &live, const std::deque<ExitedReport> &exited, size_t max_comms)
+  ReportBuilder(const ProcMap<Process> &live, const Ring<ExitedReport> &exited, size_t max_comms)
       : live_(live), exited_(exited), max_comms_(max_comms) {}
 
   ProcessReport process(const Process &p, uint64_t now_ns) const;
+  // The same into an existing report, every field rewritten, reusing its
+  // buffers.
+  void process_into(ProcessReport &r, const Process &p, uint64_t now_ns) const;
   // Kept reports of exited processes by tree or by group, built only for
   // reports that list processes (nullopt otherwise).
   std::optional<ExitedByTree> exited_by_tree(bool with_processes) const;
@@ -37,7 +40,7 @@ private:
                                        const std::vector<const ProcessReport *> *exited) const;
 
   const ProcMap<Process> &live_;
-  const std::deque<ExitedReport> &exited_;
+  const Ring<ExitedReport> &exited_;
   size_t max_comms_;
 };
 
