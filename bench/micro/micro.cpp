@@ -1,6 +1,8 @@
 // Micro-benchmarks of the userspace work done per ring buffer record:
-// decode_event(), Aggregator::on_event(), render_event() as JSON, and the
-// JSON writer on its own. Each benchmark reports items (records) per second.
+// decode_event(), Aggregator::on_event(), rendering as JSON (render_event(),
+// and the stream's EventRenderer into a reused buffer), the JSON writer on
+// its own, and the output queue. Each benchmark reports items (records)
+// per second.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -9,9 +11,14 @@
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/aggregator.h"
 #include "core/decode.h"
+#include "output/output_queue.h"
 #include "output/render.h"
+#include "util/cgroup_identity.h"
 #include "treetrace/events.h"
 #include "util/json_writer.h"
 
@@ -95,14 +102,25 @@ void BM_DecodeExec(benchmark::State &state) { BM_Decode(state, raw_exec(4242, 5'
 void BM_DecodeExit(benchmark::State &state) { BM_Decode(state, raw_exit(4242, 5'000'000)); }
 void BM_DecodeFork(benchmark::State &state) { BM_Decode(state, raw_fork(100, 1'000, 4242, 5'000'000)); }
 
+// What the runner's caches answer for a service's cgroup: a path and an
+// identity, each returned by value.
+RenderContext service_ctx() {
+  RenderContext ctx;
+  ctx.format = OutputFormat::Json;
+  ctx.cgroup_path = [](uint64_t) -> std::optional<std::string> { return std::string("/system.slice/build.service"); };
+  ctx.identity = [](uint64_t) -> std::optional<CgroupIdentity> {
+    return identity_from_cgroup_path("/system.slice/build.service");
+  };
+  return ctx;
+}
+
+// render_event(): a new string per line, the cgroup looked up per line.
 template <typename Raw> void BM_RenderJson(benchmark::State &state, Raw raw) {
   Event event = *decode_event(&raw, sizeof raw).event;
   Attribution attr{};
   attr.tree_root = ProcKey{100, 1000};
   attr.tracked = true;
-  RenderContext ctx;
-  ctx.format = OutputFormat::Json;
-  ctx.cgroup_path = [](uint64_t) -> std::optional<std::string> { return std::string("/system.slice/build.service"); };
+  const RenderContext ctx = service_ctx();
   size_t bytes = 0;
   for (auto _ : state) {
     std::string line = render_event(event, attr, ctx);
@@ -115,6 +133,50 @@ template <typename Raw> void BM_RenderJson(benchmark::State &state, Raw raw) {
 
 void BM_RenderExecJson(benchmark::State &state) { BM_RenderJson(state, raw_exec(4242, 5'000'000)); }
 void BM_RenderExitJson(benchmark::State &state) { BM_RenderJson(state, raw_exit(4242, 5'000'000)); }
+
+// The stream's path: EventRenderer into one reused buffer.
+template <typename Raw> void BM_StreamRenderJson(benchmark::State &state, Raw raw) {
+  Event event = *decode_event(&raw, sizeof raw).event;
+  Attribution attr{};
+  attr.tree_root = ProcKey{100, 1000};
+  attr.tracked = true;
+  const RenderContext ctx = service_ctx();
+  EventRenderer renderer(ctx);
+  std::string line;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    line.clear();
+    renderer.append(line, event, attr);
+    bytes += line.size();
+    benchmark::DoNotOptimize(line);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+
+void BM_StreamRenderExecJson(benchmark::State &state) { BM_StreamRenderJson(state, raw_exec(4242, 5'000'000)); }
+void BM_StreamRenderExitJson(benchmark::State &state) { BM_StreamRenderJson(state, raw_exit(4242, 5'000'000)); }
+
+// OutputQueue: a 335-byte line (the storm's average) pushed, published
+// every 200 lines as a reader round would, and written to /dev/null by the
+// queue's thread. CPU time is the whole process's, the writer's included.
+void BM_OutputQueuePush(benchmark::State &state) {
+  const int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  {
+    OutputQueue queue(fd, 16 << 20);
+    const std::string line(334, 'x');
+    const std::string with_newline = line + "\n";
+    size_t n = 0;
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(queue.try_push(with_newline));
+      if (++n % 200 == 0)
+        queue.publish();
+    }
+    queue.flush(5000);
+  }
+  close(fd);
+  state.SetItemsProcessed(state.iterations());
+}
 
 // Feeds the parent every lifecycle below belongs to, as the startup scan would.
 void add_parent(Aggregator &agg) {
@@ -176,19 +238,22 @@ void BM_AggregateLifecycle(benchmark::State &state) {
 }
 
 // The whole userspace path of a process lifecycle as the reader runs it:
-// decode, aggregate and render (JSON) its fork, exec and exit records.
-// Items are records (3 per iteration).
+// decode, aggregate and render (JSON, the stream's EventRenderer into a
+// reused buffer) its fork, exec and exit records. Items are records (3 per
+// iteration).
 void BM_PipelineLifecycle(benchmark::State &state) {
   Aggregator agg;
   add_parent(agg);
-  RenderContext ctx;
-  ctx.format = OutputFormat::Json;
+  const RenderContext ctx = service_ctx();
+  EventRenderer renderer(ctx);
+  std::string line;
   Lifecycle raw;
   size_t bytes = 0;
   auto one = [&](const void *rec, size_t size) {
     DecodeResult r = decode_event(rec, size);
     Attribution a = agg.on_event(*r.event);
-    std::string line = render_event(*r.event, a, ctx);
+    line.clear();
+    renderer.append(line, *r.event, a);
     bytes += line.size();
     benchmark::DoNotOptimize(line);
   };
@@ -246,6 +311,9 @@ BENCHMARK(BM_DecodeExit);
 BENCHMARK(BM_AggregateLifecycle);
 BENCHMARK(BM_RenderExecJson);
 BENCHMARK(BM_RenderExitJson);
+BENCHMARK(BM_StreamRenderExecJson);
+BENCHMARK(BM_StreamRenderExitJson);
+BENCHMARK(BM_OutputQueuePush)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_JsonWriterExitLike);
 BENCHMARK(BM_PipelineLifecycle);
 
