@@ -18,6 +18,8 @@ packages=(
   # The deploy tests (tests/deploy): the manifests' parser, systemd-analyze
   # for the unit, strace for its sandbox.
   python3-yaml systemd strace
+  # The man page's tests (tests/man): man --warnings and groff -ww.
+  man-db groff-base
 )
 # kubectl renders deploy/kubernetes there. Any package of it will do, and
 # Debian's conflicts with the others (/usr/bin/kubectl), so only if none is.
