@@ -11,6 +11,7 @@ import random
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -996,6 +997,214 @@ def refresh_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str
 def _loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+# ---- 7. the cost of a scrape ------------------------------------------------------
+
+METRICS_AT_RE = re.compile(rb"metrics at http://127\.0\.0\.1:(\d+)/metrics")
+TRACING_RE = re.compile(rb"tracing: (\d+) processes found running")
+
+
+def _http_get(port: int, path: str = "/metrics", timeout: float = 10.0) -> tuple[float, int, bytes]:
+    """GET http://127.0.0.1:port/path over a fresh connection: seconds from
+    connect to the last byte, the status and the body. A raw socket, so the
+    client adds as little as possible to the figure."""
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    dt = time.perf_counter() - t0
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.") else 0
+    return dt, status, body
+
+
+def _sample(body: bytes, series: str) -> float | None:
+    m = re.search(rb"^" + re.escape(series.encode()) + rb" (\S+)$", body, re.M)
+    return float(m.group(1)) if m else None
+
+
+def _groups_in(body: bytes, prefix: str) -> int:
+    """Groups of the exposition under the cgroup `prefix` with a live process."""
+    pat = re.compile(rb'^treetrace_group_processes\{group="' + re.escape(prefix.encode()) + rb'/[^"]*"[^}]*\} (\d+)$',
+                     re.M)
+    return sum(1 for m in pat.finditer(body) if int(m.group(1)) > 0)
+
+
+@contextlib.contextmanager
+def _scratch_groups(mount: str, n: int):
+    """A scratch cgroup v2 directory with n child directories g0000..: the
+    groups. Emptied (SIGKILL of what this phase put there) and removed after."""
+    parent = os.path.join(mount, f"ttbench-scrape-{os.getpid()}-{n}")
+    children = [os.path.join(parent, f"g{i:04d}") for i in range(n)]
+    if os.path.isdir(parent):  # left by an earlier, killed run of this process id
+        for c in sorted(os.listdir(parent)):
+            if os.path.isdir(os.path.join(parent, c)):
+                _empty_cgroup(os.path.join(parent, c))
+                os.rmdir(os.path.join(parent, c))
+        os.rmdir(parent)
+    os.mkdir(parent)
+    try:
+        for c in children:
+            os.mkdir(c)
+        yield parent, children
+    finally:
+        for c in children:
+            if os.path.isdir(c):
+                if not _empty_cgroup(c):
+                    log(f"scrape: {c} still has processes: {_members(c)}")
+                for _ in range(50):
+                    try:
+                        os.rmdir(c)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+        try:
+            os.rmdir(parent)
+        except OSError as e:
+            log(f"scrape: cannot remove {parent}: {e}")
+
+
+def _scrape_series(port: int, pid: int, count: int, gap_s: float, lead: bool = False) -> dict:
+    """count scrapes, gap_s apart (0: back to back): latency, sizes, the
+    collections they caused (treetrace_collections_total, read from each
+    body: the collection that answered it), and treetrace's VmRSS after each."""
+    lat, size, coll, dur, rss = [], [], [], [], []
+    bad = 0
+    for i in range(count):
+        if gap_s and (i or lead):  # lead: the first one waits too
+            time.sleep(gap_s)
+        dt, status, body = _http_get(port)
+        rss.append(proc_status_kib(pid, "VmRSS"))
+        if status != 200:
+            bad += 1
+            continue
+        lat.append(dt * 1e3)
+        size.append(len(body))
+        coll.append(_sample(body, "treetrace_collections_total"))
+        dur.append(_sample(body, "treetrace_collection_duration_seconds"))
+    return {"latency_ms": Dist(lat).to_json(), "bytes": Dist(size).to_json(), "failed": bad,
+            "collections": len({x for x in coll if x is not None}), "scrapes": len(lat), "rss_kib": rss,
+            # the previous collection's own time, as treetrace reports it
+            "collection_ms": Dist([d * 1e3 for d in dur if d is not None]).to_json()}
+
+
+def _scrape_run(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, mount: str, n: int,
+                trim: bool = False) -> dict:
+    """n groups, scraped: spaced (a fresh collection each), at Prometheus
+    intervals (past the 5 s for which PSS is reused: each re-reads it) and
+    back to back. trim: the diagnostic variant with freed heap given back
+    every second (bench/diag/malloc_trim_preload.c), memory figures only."""
+    out: dict = {"n": n, "trim": trim}
+    with _scratch_groups(mount, n) as (parent, children):
+        rel = "/" + os.path.relpath(parent, mount)
+        sleepers = []
+        try:
+            t0 = time.monotonic()
+            for c in children:
+                # tt_workload joins the cgroup itself before anything else ($TT_CGROUP_PROCS).
+                sleepers.append(start([paths["tt_workload"], "sleep", "900000"],
+                                      env=dict(os.environ, TT_CGROUP_PROCS=os.path.join(c, "cgroup.procs"))))
+            deadline = time.monotonic() + 120
+            while sum(1 for c in children if _members(c)) < n:
+                dead = [p for p in sleepers if p.poll() is not None]
+                if dead:
+                    raise RuntimeError(f"{len(dead)} tt_workload sleep processes exited (first: {dead[0].returncode})")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {sum(1 for c in children if _members(c))} of {n} groups populated")
+                time.sleep(0.05)
+            out["groups_started_s"] = time.monotonic() - t0
+            key = f"treetrace_scrape_{n}" + ("_trim" if trim else "")
+            err_path = os.path.join(logdir, f"{key}.0.stderr")
+            if os.path.exists(err_path):
+                os.unlink(err_path)
+            base = specs["treetrace"]
+            cmd = [base.cmds[0][0], "-v", "--listen", "127.0.0.1:0", "--events", "none", "--group-by", "cgroup",
+                   "--cgroup", parent]
+            out["cmd"] = " ".join(["treetrace"] + cmd[1:-1] + ["SCRATCH_CGROUP"])
+            env = {"LD_PRELOAD": paths["trim_preload"]} if trim else None
+            tool = start_tool(ToolSpec(key, base.label, [cmd], base.classify, base.ready_hooks, env=env), logdir)
+            try:
+                with open(err_path, "rb") as f:
+                    err = f.read()
+                m = METRICS_AT_RE.search(err)
+                if not m:
+                    raise RuntimeError(f"no 'metrics at' line in {err_path}")
+                port = int(m.group(1))
+                t = TRACING_RE.search(err)
+                out["found_at_start"] = int(t.group(1)) if t else None
+                pid = tool.pid
+                # Before any scrape: treetrace has every process since its
+                # startup scan, and has never built an exposition.
+                out["mem_before"] = proc_mem_kib(pid)
+                first_ms, status, body = _http_get(port)
+                out["first_scrape_ms"] = first_ms * 1e3
+                seen = _groups_in(body, rel)
+                deadline = time.monotonic() + 60
+                while seen < n and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    _, status, body = _http_get(port)
+                    seen = _groups_in(body, rel)
+                out["groups_seen"] = seen
+                if seen < n:
+                    raise RuntimeError(f"only {seen} of {n} groups in the exposition after 60 s")
+                out["mem_after_first"] = proc_mem_kib(pid)
+                time.sleep(0.2)
+                cpu0 = proc_cpu_s(pid)
+                out["spaced"] = _scrape_series(port, pid, cfg["sc_scrapes"], cfg["sc_gap_ms"] / 1e3)
+                cpu1 = proc_cpu_s(pid)
+                out["cpu_ms_per_spaced_scrape"] = (((cpu1 or 0) - (cpu0 or 0)) * 1e3 / out["spaced"]["scrapes"]
+                                                   if out["spaced"]["scrapes"] else None)
+                time.sleep(0.2)
+                out["back_to_back"] = _scrape_series(port, pid, cfg["sc_scrapes"], 0)
+                out["mem_after"] = proc_mem_kib(pid)
+                if cfg["sc_pss_scrapes"] and not trim:
+                    cpu0 = proc_cpu_s(pid)
+                    out["pss_interval"] = _scrape_series(port, pid, cfg["sc_pss_scrapes"], cfg["sc_pss_gap_s"],
+                                                          lead=True)
+                    cpu1 = proc_cpu_s(pid)
+                    out["cpu_ms_per_pss_scrape"] = (((cpu1 or 0) - (cpu0 or 0)) * 1e3 / out["pss_interval"]["scrapes"]
+                                                    if out["pss_interval"]["scrapes"] else None)
+                    out["mem_after_pss"] = proc_mem_kib(pid)
+                out["node_tasks"] = count_tasks()
+            finally:
+                stop_tool(tool)
+        finally:
+            for p in sleepers:
+                stop(p, signal.SIGKILL, timeout=5)
+    return out
+
+
+def scrape_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str) -> dict:
+    """What a GET /metrics costs at 10, 100 and 1000 groups: latency, size of
+    the exposition, and the memory the scrapes add to treetrace."""
+    set_bpf_stats(False)
+    mount = cgroup2_mount()
+    if not mount:
+        raise RuntimeError("no cgroup2 hierarchy in /proc/self/mountinfo")
+    levels = list(cfg["sc_levels"])
+    res: dict = {"scrapes": cfg["sc_scrapes"], "gap_ms": cfg["sc_gap_ms"], "cgroup2_mount": mount,
+                 "load_before": _loadavg(), "levels": []}
+    with _room_for(max(levels) + 64) as changed:
+        res["limits_changed"] = changed
+        for n in levels:
+            log(f"scrape: {n} groups")
+            res["levels"].append(_scrape_run(cfg, specs, paths, logdir, mount, n))
+        if cfg["sc_trim_variant"] and paths.get("trim_preload"):
+            log(f"scrape: {max(levels)} groups, freed heap trimmed every second")
+            res["trim"] = _scrape_run(cfg, specs, paths, logdir, mount, max(levels), trim=True)
+    res["pss_gap_s"] = cfg["sc_pss_gap_s"]
+    res["pss_scrapes"] = cfg["sc_pss_scrapes"]
+    res["load_after"] = _loadavg()
+    return res
 
 
 # ---- micro-benchmarks ------------------------------------------------------------

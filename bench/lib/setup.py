@@ -13,7 +13,7 @@ from common import log, run
 PACKAGES = [
     "bpftrace", "libbpf-tools", "python3-psutil", "sysstat", "linux-perf", "bpftool",
     "cmake", "make", "g++", "clang", "llvm", "pkg-config", "libbpf-dev",
-    "libcli11-dev", "libfmt-dev", "libspdlog-dev", "libbenchmark-dev",
+    "libcli11-dev", "libfmt-dev", "libspdlog-dev", "libbenchmark-dev", "libmicrohttpd-dev",
 ]
 
 
