@@ -33,7 +33,11 @@ void StreamSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_n
     emit(render_trees(rows, now_ns, false, render_));
 }
 
-void StreamSink::on_loss(const LossReport &loss, uint64_t now_ns) { emit(render_lost(loss, now_ns, render_)); }
+void StreamSink::on_loss(const LossReport &loss, uint64_t now_ns) {
+  // A quiet agent's losses are on stderr and in treetrace_records_lost_total.
+  if (final_report_)
+    emit(render_lost(loss, now_ns, render_));
+}
 
 void StreamSink::on_final(const std::vector<TreeReport> &rows, const RunSummary &summary, uint64_t now_ns) {
   if (!final_report_)

@@ -14,8 +14,8 @@ namespace treetrace {
 
 class StreamSink : public Sink {
 public:
-  // final_report: print the final report and summary at the end (a quiet
-  // node agent prints nothing at all).
+  // final_report: print the final report, the summary and `lost` records
+  // (a quiet node agent prints nothing at all).
   StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events, bool final_report = true);
   ~StreamSink() override;
 
