@@ -852,7 +852,7 @@ def _refresh(res, w):
         w("")
 
 
-# ---- 7. the cost of a scrape (issue 10) -----------------------------------------------
+# ---- 7. the cost of a scrape -----------------------------------------------------------
 
 SCRAPE_TARGET_MS = 20.0
 SCRAPE_TARGET_KIB = 2048
@@ -924,7 +924,7 @@ def _scrape_targets(res, rows):
     full = big["n"] >= 1000
     note = "" if full else f" (this mode: up to {big['n']:,} groups only)"
     sp, ps = big["spaced"], big.get("pss_interval")
-    rows.append((f"a scrape of 1000 groups ≤ {SCRAPE_TARGET_MS:.0f} ms (issue 10)" + note,
+    rows.append((f"a scrape of 1000 groups ≤ {SCRAPE_TARGET_MS:.0f} ms" + note,
                  f"{big['n']:,} groups ({f(sp['bytes']['median'] / 1024, 0)} KiB exposition), GET /metrics with a "
                  f"fresh collection: {spread(sp['latency_ms'], 1, ' ms')} over {sp['scrapes']} scrapes "
                  f"{sc['gap_ms']} ms apart" +
@@ -934,7 +934,7 @@ def _scrape_targets(res, rows):
                  _scrape_latency_judge(big) if full else "not measured"))
     added = _added_kib(big)
     tr = sc.get("trim")
-    rows.append((f"scraping 1000 groups adds ≤ 2 MiB to treetrace's resident memory (issue 10)" + note,
+    rows.append((f"scraping 1000 groups adds ≤ 2 MiB to treetrace's resident memory" + note,
                  f"VmRSS {mib(_rss(big.get('mem_before')))} before the first scrape → "
                  f"{mib(_rss(_mem_end(big)))} after {_scrapes_made(big)} "
                  f"(+{mib(added) if added is not None else 'n/a'}); VmHWM {mib(_rss(_mem_end(big), 'VmHWM'))}" +
