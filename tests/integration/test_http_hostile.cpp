@@ -713,10 +713,12 @@ TEST(HttpHostile, MalformedRequestsNeitherCrashNorGrowMemoryNorLoseRecords) {
   flood(port, 100 * kKinds, kRequests, 8, began + 60s, tally, 10s);
   const double flood_s = seconds_since(began);
   scraper.stop();
-  std::this_thread::sleep_for(500ms); // let the server finish with the last connections
+  // The workload ends first: attempts = delivered + dropped holds once the
+  // records in flight are read. The server finishes its last connections.
+  work.stop();
+  std::this_thread::sleep_for(500ms);
   const uint64_t rss_after_kb = vm_rss_kb(tt.pid());
   const auto last = scrape(port);
-  work.stop();
 
   const long growth_kb = static_cast<long>(rss_after_kb) - static_cast<long>(rss_before_kb);
   measured(std::to_string(tally.sent) + " malformed requests in " + std::to_string(flood_s) + " s; VmRSS " +
@@ -1019,9 +1021,12 @@ TEST(HttpHostile, ScrapeStormSharesCollections) {
   for (auto &c : clients)
     c.join();
   const double storm_s = seconds_since(began);
-  std::this_thread::sleep_for(150ms); // past the reuse window: the next scrape makes its own collection
-  const auto after = scrape(port);
+  // Past the reuse window, so the next scrape makes its own collection, and
+  // with the workload ended and its records in flight read (attempts =
+  // delivered + dropped holds then).
   work.stop();
+  std::this_thread::sleep_for(500ms);
+  const auto after = scrape(port);
   ASSERT_EQ(scrape_problem(after, true), "");
   // The last scrape may have made a collection of its own.
   const double collections = sample(after->body, "treetrace_collections_total").value_or(-1) - collections0 - 1;
