@@ -1,6 +1,7 @@
 #include "core/decode.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "core/event_kind.h"
@@ -56,6 +57,13 @@ ProcCounters convert(const tt_proc_counters &raw) {
 std::vector<std::string> split_argv(const char *argv, uint32_t argv_len) {
   const size_t len = std::min<size_t>(argv_len, TT_ARGV_LEN);
   std::vector<std::string> args;
+  // One allocation for the vector: count the arguments first.
+  size_t count = 0;
+  for (const char *p = argv, *end = argv + len; p < end; ++count) {
+    const void *nul = std::memchr(p, '\0', static_cast<size_t>(end - p));
+    p = nul ? static_cast<const char *>(nul) + 1 : end;
+  }
+  args.reserve(count);
   size_t start = 0;
   while (start < len) {
     const void *nul = std::memchr(argv + start, '\0', len - start);
@@ -86,16 +94,28 @@ Event convert(const tt_fork_event &raw) {
   return ev;
 }
 
-Event convert(const tt_exec_event &raw) {
+// An exec record is 1.4 KiB, nearly all of it the filename and argv
+// fields, of which a command uses a few bytes: those are read in place,
+// bounded by their fields, instead of copying the whole record first.
+constexpr size_t kExecFixedPart = offsetof(tt_exec_event, filename);
+static_assert(offsetof(tt_exec_event, argv) == kExecFixedPart + TT_FILENAME_LEN &&
+              sizeof(tt_exec_event) == offsetof(tt_exec_event, argv) + TT_ARGV_LEN);
+
+DecodeResult decode_exec(const void *data, size_t size) {
+  if (size != sizeof(tt_exec_event))
+    return {std::nullopt, DecodeError::SizeMismatch};
+  const char *bytes = static_cast<const char *>(data);
+  tt_exec_event raw; // only the part before filename is filled
+  std::memcpy(&raw, data, kExecFixedPart);
   ExecEvent ev;
   ev.hdr = convert(raw.hdr);
   ev.old_comm = fixed_string(raw.old_comm, sizeof raw.old_comm);
   ev.exec_tid = raw.exec_tid;
-  ev.filename = fixed_string(raw.filename, sizeof raw.filename);
+  ev.filename = fixed_string(bytes + offsetof(tt_exec_event, filename), TT_FILENAME_LEN);
   ev.filename_truncated = raw.filename_truncated != 0;
-  ev.argv = split_argv(raw.argv, raw.argv_len);
+  ev.argv = split_argv(bytes + offsetof(tt_exec_event, argv), raw.argv_len);
   ev.argv_truncated = raw.argv_truncated != 0;
-  return ev;
+  return {Event(std::move(ev)), {}};
 }
 
 Event convert(const tt_exit_event &raw) {
@@ -193,7 +213,7 @@ DecodeResult decode_event(const void *data, size_t size) {
     case EventKind::Fork:
       return decode_as<tt_fork_event>(data, size);
     case EventKind::Exec:
-      return decode_as<tt_exec_event>(data, size);
+      return decode_exec(data, size);
     case EventKind::Exit:
       return decode_as<tt_exit_event>(data, size);
     case EventKind::Sample:
