@@ -68,6 +68,9 @@ TEST(FlatMap, SetOfProcessKeys) {
     ASSERT_EQ(set.contains(k), ref.count(k) == 1);
   }
   EXPECT_EQ(set.size(), ref.size());
+  std::unordered_set<ProcKey, ProcKeyHash> iterated(set.begin(), set.end());
+  EXPECT_EQ(iterated, ref) << "iteration visits every key once";
+  EXPECT_EQ(static_cast<size_t>(std::distance(set.begin(), set.end())), ref.size());
 }
 
 TEST(Ring, KeepsTheLatestInOrderAndReusesSlots) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/flat_map.h"
 #include "core/model.h"
 
 namespace treetrace {
@@ -20,7 +21,8 @@ struct CommUsage {
   uint64_t rss_peak_bytes = 0; // largest per-process peak
 };
 
-using ProcSet = std::unordered_set<ProcKey, ProcKeyHash>;
+// Flat: a tree's members are added at every fork and removed at every exit.
+using ProcSet = FlatSet<ProcKey, ProcKeyTraits>;
 using CommMap = std::unordered_map<std::string, CommUsage>;
 
 struct Account {

@@ -10,6 +10,8 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,11 @@ struct NoValue {};
 
 template <typename K, typename V, typename Traits> class FlatMap {
 public:
+  struct Slot {
+    K key = Traits::empty;
+    [[no_unique_address]] V value{};
+  };
+
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
@@ -71,6 +78,50 @@ public:
     return {&slots_[i].value, true};
   }
 
+  // For sets: std::unordered_set's spelling.
+  std::pair<const K *, bool> insert(const K &key) {
+    auto [value, inserted] = try_emplace(key);
+    (void)value;
+    return {find_key(key), inserted};
+  }
+  size_t count(const K &key) const { return contains(key) ? 1 : 0; }
+
+  // Every entry, in no particular order: the key for a set, the slot
+  // (.key, .value) for a map. Invalidated by inserts and erases.
+  class const_iterator {
+  public:
+    using iterator_category = std::forward_iterator_tag;
+    using difference_type = std::ptrdiff_t;
+    using value_type = std::conditional_t<std::is_same_v<V, NoValue>, K, Slot>;
+    using reference = const value_type &;
+    using pointer = const value_type *;
+    const_iterator() = default;
+    const_iterator(const FlatMap *m, size_t i) : m_(m), i_(i) { skip(); }
+    decltype(auto) operator*() const {
+      const auto &slot = m_->slots_[i_];
+      if constexpr (std::is_same_v<V, NoValue>)
+        return (slot.key);
+      else
+        return (slot);
+    }
+    const_iterator &operator++() {
+      ++i_;
+      skip();
+      return *this;
+    }
+    friend bool operator==(const const_iterator &a, const const_iterator &b) { return a.i_ == b.i_; }
+
+  private:
+    void skip() {
+      while (i_ < m_->slots_.size() && m_->slots_[i_].key == Traits::empty)
+        ++i_;
+    }
+    const FlatMap *m_ = nullptr;
+    size_t i_ = 0;
+  };
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, slots_.size()}; }
+
   bool erase(const K &key) {
     size_t i = index_of(key);
     if (i == npos)
@@ -96,12 +147,12 @@ private:
   static constexpr size_t kMinSlots = 16;
   static constexpr size_t npos = SIZE_MAX;
 
-  struct Slot {
-    K key = Traits::empty;
-    [[no_unique_address]] V value{};
-  };
-
   size_t mask() const { return slots_.size() - 1; }
+
+  const K *find_key(const K &key) const {
+    const size_t i = index_of(key);
+    return i == npos ? nullptr : &slots_[i].key;
+  }
 
   size_t index_of(const K &key) const {
     if (slots_.empty())
