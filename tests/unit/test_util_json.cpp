@@ -303,5 +303,38 @@ TEST(UtilJson, ReusesCapacityWithoutReallocating) {
   EXPECT_EQ(out.data(), data);
 }
 
+TEST(UtilJson, IntegersAsStdToStringWritesThem) {
+  std::vector<uint64_t> u = {0, 1, 9, 10, 99, 100, UINT64_MAX, UINT64_MAX - 1};
+  for (uint64_t p = 10; p <= 10000000000000000000ull; p *= 10) {
+    u.push_back(p - 1);
+    u.push_back(p);
+    u.push_back(p + 1);
+    if (p > UINT64_MAX / 10)
+      break;
+  }
+  uint64_t x = 88172645463325252ull; // xorshift: values of every length
+  for (int i = 0; i < 10000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    u.push_back(x >> (i % 64));
+  }
+  for (uint64_t v : u) {
+    std::string out;
+    JsonWriter w(out);
+    w.value(v);
+    ASSERT_EQ(out, std::to_string(v) + "\n");
+    const int64_t s = static_cast<int64_t>(v);
+    out.clear();
+    JsonWriter ws(out);
+    ws.value(s);
+    ASSERT_EQ(out, std::to_string(s) + "\n");
+  }
+  std::string out;
+  JsonWriter w(out);
+  w.value(INT64_MIN);
+  EXPECT_EQ(out, "-9223372036854775808\n");
+}
+
 } // namespace
 } // namespace treetrace
