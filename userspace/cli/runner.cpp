@@ -236,8 +236,7 @@ void Session::collect_rows_if_wanted(uint64_t now) {
   if (!wanted)
     return;
   const uint64_t began = boottime_ns();
-  std::vector<TreeReport> rows =
-      live_->rows_for_sinks(now, LiveState::kPssMaxAgeForMetricsNs, options_.metrics_processes);
+  std::vector<TreeReport> rows = live_->rows_for_sinks(now, options_.metrics_processes);
   SessionStats stats;
   stats.loss = loss();
   stats.tracked_processes = aggregator_.live_procs();
@@ -245,6 +244,8 @@ void Session::collect_rows_if_wanted(uint64_t now) {
   for (auto &sink : sinks_)
     sink->on_rows(rows, stats, now);
   last_rows_seconds_ = static_cast<double>(boottime_ns() - began) / 1e9;
+  // After publishing, so no scrape waits for it: the next collection has it.
+  live_->refresh_pss_if_older(now, LiveState::kPssMaxAgeForMetricsNs);
 }
 
 // In run-a-command mode: is there nothing left to wait for?

@@ -49,12 +49,19 @@ std::vector<TreeReport> LiveState::final_report(uint64_t now_ns, const std::opti
   return trees;
 }
 
-std::vector<TreeReport> LiveState::rows_for_sinks(uint64_t now_ns, uint64_t pss_max_age_ns, bool with_processes) {
+std::vector<TreeReport> LiveState::rows_for_sinks(uint64_t now_ns, bool with_processes) {
   refresh();
   std::vector<TreeReport> rows = aggregator_.final_report(now_ns, with_processes || options_.with_processes);
-  if (!pss_read_at_ns_ || now_ns - pss_read_at_ns_ >= pss_max_age_ns)
-    measure_pss(rows, now_ns);
+  if (!pss_read_at_ns_)
+    measure_pss(rows, now_ns); // the first one only: later, after each collection
   return rows;
+}
+
+void LiveState::refresh_pss_if_older(uint64_t now_ns, uint64_t max_age_ns) {
+  if (pss_read_at_ns_ && now_ns - pss_read_at_ns_ < max_age_ns)
+    return;
+  std::vector<TreeReport> rows = aggregator_.final_report(now_ns, false);
+  measure_pss(rows, now_ns);
 }
 
 void LiveState::measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns) {

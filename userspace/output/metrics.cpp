@@ -33,8 +33,8 @@ const std::array<MetricFamilyInfo, 19> kMetricFamilies = {{
     {MetricFamily::GroupRss, "treetrace_group_memory_rss_bytes", MetricType::Gauge,
      "Sum of the live processes' RSS. Pages shared between them are counted once per process: an upper bound."},
     {MetricFamily::GroupPss, "treetrace_group_memory_pss_bytes", MetricType::Gauge,
-     "Sum of the live processes' PSS (shared pages split between their users); read at most every 5 s. "
-     "Absent when the group could not be read whole."},
+     "Sum of the live processes' PSS (shared pages split between their users), as read after the previous "
+     "collection (at most every 5 s). Absent when the group could not be read whole."},
     {MetricFamily::GroupRssPeak, "treetrace_group_memory_rss_peak_bytes", MetricType::Gauge,
      "The highest value the group's RSS sum has reached."},
     {MetricFamily::GroupOomKills, "treetrace_group_oom_kills_total", MetricType::Counter,
@@ -141,6 +141,7 @@ struct MetricsCollector::Impl {
   uint64_t created = 0;
   uint64_t dropped_total = 0;
   size_t groups_exported = 0;
+  size_t last_size = 0;
 
   GroupLabels labels_of(const TreeReport &row) const {
     GroupLabels l;
@@ -395,7 +396,9 @@ std::string MetricsCollector::collect(const std::vector<TreeReport> &rows, const
   std::vector<const Series *> out = impl_->admit(budget);
   impl_->groups_exported = out.size();
   std::string text;
-  text.reserve(4096 + out.size() * 1024);
+  // Sized from the previous exposition: a string that outgrows its
+  // reservation doubles, and the freed copies stay in the heap.
+  text.reserve(impl_->last_size + impl_->last_size / 8 + 4096);
   ExpositionWriter w(text);
   if (impl_->config.processes)
     impl_->write_processes(w, rows, budget);
@@ -405,6 +408,7 @@ std::string MetricsCollector::collect(const std::vector<TreeReport> &rows, const
   const auto &f = family_info(MetricFamily::SeriesDropped);
   w.family(f.name, f.type, f.help);
   w.sample(f.name, {}, impl_->dropped_total);
+  impl_->last_size = text.size();
   return text;
 }
 
