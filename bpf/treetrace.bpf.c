@@ -92,10 +92,26 @@ struct task_state {
 	struct thread_credit credited;
 	__u64 folded_at_clock;     /* se.exec_start at the last fold; 0: fold at once */
 	__u32 flags;
-	__u32 pad;
+	/*
+	 * The exit of a sole thread (TS_SOLE_EXIT), kept here until its final
+	 * switch-out, so sched_process_exit needs no process-table lookup.
+	 * Pages in 32 bits: 16 TiB.
+	 */
+	__u32 exit_wait_status;
+	__u64 exit_ns;
+	__u32 exit_file_pages, exit_anon_pages, exit_shmem_pages;
+	__u32 exit_peak_pages, exit_hiwater_pages;
+	__u32 exit_mem_source; /* enum tt_exit_mem_source; LAST_SAMPLE: decided at the switch-out */
 };
 
 #define TS_EXIT_SEEN 0x1 /* sched_process_exit fired for this thread */
+/*
+ * The thread is its process's only one, and has been since the process was
+ * born at a fork seen here: it is the last of its process to switch out.
+ * Cleared when it starts a thread.
+ */
+#define TS_SOLE 0x2
+#define TS_SOLE_EXIT 0x4 /* a TS_SOLE thread exited: its exit is in task storage */
 
 struct proc_key {
 	__u32 tgid;
@@ -835,10 +851,19 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			return 0;
 	}
 
-	if (!mark_traced(child, 0))
+	struct task_state *ts = mark_traced(child, 0);
+
+	if (!ts)
 		return 0;
-	if (is_thread)
+	if (is_thread) {
+		/* The creator is running this fork: nothing else writes its flags. */
+		struct task_state *creator = bpf_task_storage_get(&task_states, parent, 0, 0);
+
+		if (creator)
+			creator->flags &= ~TS_SOLE;
 		return 0;
+	}
+	ts->flags = TS_SOLE;
 
 	/*
 	 * The fork's time is the child's birth: copy_process() has just read
@@ -985,6 +1010,29 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	ts = bpf_task_storage_get(&task_states, p, 0, 0);
 	if (!ts)
 		return 0;
+	if ((ts->flags & TS_SOLE) && ro->signal->live.counter == 0) {
+		/* The process's exit: kept for the final switch-out (finish_thread()). */
+		struct mm_struct *mm = ro->mm;
+
+		ts->exit_wait_status = wait_status_of(ro);
+		ts->exit_mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+		if (mm) {
+			/* 6.16+: see below. */
+			__u64 file = mm_counter(mm, TT_MM_FILEPAGES);
+			__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
+			__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
+
+			ts->exit_ns = bpf_ktime_get_boot_ns();
+			ts->exit_file_pages = file;
+			ts->exit_anon_pages = anon;
+			ts->exit_shmem_pages = shmem;
+			ts->exit_peak_pages = peak_pages(mm, file + anon + shmem);
+			ts->exit_hiwater_pages = mm->hiwater_rss;
+			ts->exit_mem_source = TT_EXIT_MEM_AT_EXIT;
+		}
+		ts->flags |= TS_EXIT_SEEN | TS_SOLE_EXIT;
+		return 0;
+	}
 	ps = proc_of(p);
 	if (!ps) {
 		count(TT_CNT_PROC_STATE_MISSING);
@@ -1094,16 +1142,45 @@ static __always_inline bool credit_thread_counters(struct task_struct *t, struct
 }
 
 /* The thread will never run again: fold its counters into the process. */
+/* What handle_exit() keeps in the process state, from a sole thread's task storage. */
+static __always_inline void apply_sole_exit(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+{
+	ps->wait_status = ts->exit_wait_status;
+	if (ts->exit_mem_source == TT_EXIT_MEM_AT_EXIT) {
+		__u64 rss = (__u64)ts->exit_file_pages + ts->exit_anon_pages + ts->exit_shmem_pages;
+
+		ps->exit_rss_pages = rss;
+		ps->exit_rss_part_pages[TT_MM_FILEPAGES] = ts->exit_file_pages;
+		ps->exit_rss_part_pages[TT_MM_ANONPAGES] = ts->exit_anon_pages;
+		ps->exit_rss_part_pages[TT_MM_SHMEMPAGES] = ts->exit_shmem_pages;
+		ps->exit_peak_pages = ts->exit_peak_pages;
+		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
+		integrate_rss_pages(ps, rss, ts->exit_hiwater_pages, ts->exit_ns);
+	} else if (ps->rss_last_ts_ns) {
+		/* As handle_exit() does before 6.16: do_exit() set maxrss before the tracepoint. */
+		ps->exit_rss_pages = ps->rss_last_pages;
+		ps->exit_peak_pages = TT_RO(t)->signal->maxrss;
+		ps->mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+	} else {
+		ps->mem_source = TT_EXIT_MEM_NONE;
+	}
+}
+
 static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts, struct proc_state *ps,
 					  __u64 now)
 {
 	credit_thread_counters(t, ts, ps);
 
-	/* Last exiting thread out, after the group died: the process is gone. */
-	if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
-		return;
-	if (!(ps->flags & PS_GROUP_DEAD))
-		return;
+	if (ts->flags & TS_SOLE_EXIT) {
+		/* The only thread there was: the process is gone. */
+		apply_sole_exit(t, ts, ps);
+	} else {
+		/* Last exiting thread out, after the group died: the process is gone. */
+		if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
+			return;
+		if (!(ps->flags & PS_GROUP_DEAD))
+			return;
+	}
 	if (__sync_fetch_and_or(&ps->flags, PS_EXIT_EMITTED) & PS_EXIT_EMITTED)
 		return;
 	emit_exit(t, ps, now);
