@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Build rules for BPF objects and their libbpf skeletons.
 #
 # tt_add_bpf_skeleton(<name> <source.bpf.c>) compiles the program with clang

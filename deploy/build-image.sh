@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Builds the treetrace container image from an already built binary.
 #
 #   deploy/build-image.sh [BINARY [IMAGE]]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Configures and builds treetrace, its tests and workloads into build/.
 #   scripts/build.sh [extra cmake args]
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Regenerates the pinned vmlinux/<arch>/vmlinux.h from a kernel's BTF.
 # The pinned header makes builds reproducible on machines without BTF;
 # CO-RE relocations adapt the programs to the running kernel at load time.

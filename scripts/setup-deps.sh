@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Installs treetrace's build and test dependencies from Debian packages.
 # Idempotent: when everything is installed it changes nothing and is quick.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Sets up, builds and runs the whole test suite: unit tests (no root) and
 # integration tests (real BPF: needs root, or CAP_BPF + CAP_PERFMON; they
 # skip without, unless TREETRACE_REQUIRE_BPF=1 makes that a failure).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Process handling, BPF program statistics and small statistics helpers
 shared by the bench/run phases.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """The measurements. Each phase returns a JSON-able dict; report.py turns
 them into docs/benchmarks.md. Side-by-side figures are always taken in the
 same round, with the order of the conditions rotated from round to round

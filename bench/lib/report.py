@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Turns bench/run's results into docs/benchmarks.md. Every number printed
 here comes from the results dict of the run that writes the file; the
 prose around the numbers only chooses words by comparing measured values

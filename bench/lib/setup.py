@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Installs what the benchmarks need (Debian packages), mounts tracefs and
 builds treetrace, the floor program, the workloads and the micro-benchmarks."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """The tracers bench/run compares: how to start each one, which of its BPF
 programs sits on which hook, and how to tell that it is attached."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Micro-benchmarks of the userspace work done per ring buffer record:
 // decode_event(), Aggregator::on_event(), rendering as JSON (render_event(),
 // and the stream's EventRenderer into a reused buffer), the JSON writer on

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """A psutil sampler, the way per-task metrics are commonly bolted on today
 (e.g. to Celery workers): every INTERVAL it walks every process on the
 node and reads its RSS and CPU times. For each process it keeps the

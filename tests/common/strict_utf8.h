@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A strict UTF-8 check (Unicode table 3-7: no overlongs, no surrogates,
 // nothing past U+10FFFF), written independently of the JSON writer's own
 // encoder so that tests and the fuzzer judge it from the outside.

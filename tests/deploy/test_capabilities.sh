@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # The capability set of the DaemonSet and the systemd unit is enough, and
 # each capability in it is needed:
 #   1. as uid 65534 with exactly the set (and no_new_privs), treetrace loads

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Holds deploy/grafana/treetrace-dashboard.json to the exported metrics.
 
 Every metric name in every PromQL expression (and variable query) is a

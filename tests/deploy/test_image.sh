@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # deploy/build-image.sh makes a FROM scratch image holding the binary, the
 # libraries it links and the loader, and nothing else; the image runs
 # --version and --help; and, run the way the DaemonSet runs it (host PID

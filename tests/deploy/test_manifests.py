@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Holds the deploy files to what docs/operations.md says about them.
 
 The Kubernetes manifests: the DaemonSet's host access, privileges,

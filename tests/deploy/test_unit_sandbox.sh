@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # What the systemd unit's sandbox forbids, treetrace does not do. systemd
 # is not PID 1 where the tests run, so the unit cannot be started; instead
 # treetrace runs as the unit runs it (uid 65534, the unit's capabilities,

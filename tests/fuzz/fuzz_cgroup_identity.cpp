@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // libFuzzer harness for cgroup path -> container/pod/unit identity, and for
 // the checks on what users give --container and --pod.
 #include "util/cgroup_identity.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // libFuzzer harness for --comm patterns: normalization and matching must
 // not crash, and the iterative matcher must agree with a dynamic-programming
 // reference (the BPF matcher mirrors the iterative one).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The event decoder reads bytes the kernel wrote, but must survive any
 // bytes: a corrupt or truncated record must be refused, never read past.
 // Every decoded event must also render to JSON that a strict parser takes.

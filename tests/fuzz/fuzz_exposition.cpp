@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // libFuzzer harness for the exposition writer: arbitrary bytes as a label
 // value and as HELP text must give exactly the family's three lines, in
 // valid UTF-8, with no raw newline inside a value; and unescaping the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // libFuzzer harness for JsonWriter: arbitrary bytes as keys and string
 // values must always give one line of strict JSON in valid UTF-8, and valid
 // UTF-8 must come back unchanged.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // libFuzzer harness for every /proc text parser.
 #include "util/proc_parse.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Runs every libFuzzer harness for SECONDS each, starting from its seed
 # corpus, and fails if any of them finds a crash, leak, timeout or
 # sanitizer report.

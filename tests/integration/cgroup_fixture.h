@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Scratch cgroups for integration tests, created fresh and removed again
 // whatever the test's outcome (RAII): a cgroup v2 directory (optionally
 // nested, shaped like a Kubernetes pod's), and a memory-limited cgroup on

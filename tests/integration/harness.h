@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Runs the real treetrace binary against real workloads and parses what it
 // prints. Tests that need BPF call TT_REQUIRE_BPF(): without privileges they
 // skip with the reason, unless TREETRACE_REQUIRE_BPF=1 makes that a failure.

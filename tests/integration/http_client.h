@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A minimal HTTP/1.1 client for tests on loopback: treetrace's /metrics and
 // Prometheus's query API. Test code only; treetrace itself uses a library.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A real Prometheus server for tests: started on loopback with a temporary
 // storage directory and a scrape config for one target, stopped and
 // removed again whatever the test's outcome (RAII).

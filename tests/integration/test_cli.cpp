@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Bad input gets one clear line on stderr and a non-zero exit, before any
 // BPF is loaded (so most of these need no privileges).
 #include <sstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Container, pod and systemd identity (docs/identity.md), --group-by,
 // --pod and --container, against real cgroup v2 directories named the way
 // the kubelet, docker, containerd, cri-o, podman and systemd name them, with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Loss accounting, PID reuse, reparenting, namespaces, cgroup migration,
 // slow consumers, hard kills and least privilege, each spawned for real.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // treetrace's /metrics endpoint under hostile clients (issue #10), with the
 // real BPF programs loaded and a workload traced alongside: malformed
 // requests, slow clients from many addresses, the per-address limit,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The loader's judgement of a kernel: what it refuses up front, and how it
 // explains a rejected load. Older kernels' tracepoint prototypes are built
 // as BTF here, the way those kernels describe them.

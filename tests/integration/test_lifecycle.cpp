@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // End-to-end: the real treetrace binary, the real BPF programs, real
 // processes. Numbers are checked against what the kernel told each process
 // about itself (wait4 rusage, VmHWM), recorded by tests/workloads.

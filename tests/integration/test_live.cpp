@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Live state against the kernel: every tree snapshot (--interval) must show
 // each process's CPU and RSS as they are at that snapshot, not as they were
 // at the process's last sampled context switch. Each test streams

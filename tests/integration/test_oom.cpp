@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // OOM kills of traced processes, made for real: a child moves itself into
 // a memory-limited cgroup (cgroup v2, or the v1 memory hierarchy on hybrid
 // nodes) and allocates past the limit with swap off, so the kernel's OOM

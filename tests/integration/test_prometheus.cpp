@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // treetrace's /metrics as a real Prometheus stores it, against the
 // kernel's own figures: a workload runs in a fresh cgroup v2, Prometheus
 // scrapes treetrace every second, and the test reads the group's series

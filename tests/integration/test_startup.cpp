@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Starting treetrace on a busy node: 5000 processes already running and a
 // loop exec'ing about 1000 times a second. Every process alive 2 s later
 // must be known exactly once: from the startup scan or from its fork.

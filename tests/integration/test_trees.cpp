@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Per-tree accounting on a real prefork pool (tests/workloads: `pool`):
 // a master forks workers, each worker runs tasks that are short
 // subprocesses; worker 0 leaks 8 MiB per task, worker 1's first task

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Holds docs/treetrace.8 to the binary it documents.
 
 usage: check_man.py PAGE TREETRACE CHECK...

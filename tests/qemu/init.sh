@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # /init of the test initramfs that tests/qemu/run-kernel.sh boots (busybox sh).
 #
 # Runs treetrace on the workloads and prints everything on the serial

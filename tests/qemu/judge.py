@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 """Checks the serial console log of a tests/qemu boot (see init.sh).
 
 usage: judge.py CONSOLE_LOG LABEL

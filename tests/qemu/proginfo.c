@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Lists the loaded BPF programs with the number of instructions the
 // verifier processed for each (bpf_prog_info.verified_insns, Linux 5.16+):
 // how close treetrace comes to the verifier's 1M-instruction limit on the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Runs the older-kernel tests (tests/qemu/run-kernel.sh) on every kernel
 # treetrace supports below the build machine's: Debian 12's 6.1 and the
 # 6.12 long-term kernel. Builds the static binaries once, boots the kernels

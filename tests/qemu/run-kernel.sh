@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Boots a Debian cloud kernel under QEMU software emulation (TCG) with an
 # initramfs holding a static treetrace and the test workload, runs the
 # checks of tests/qemu/init.sh in the guest and judges the console output

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Builders of decoded events and finders over reports, shared by the
 // aggregator and renderer suites. Header-only; everything is inline.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Per-process and per-tree accounting, driven by synthetic event streams.
 #include <algorithm>
 #include <optional>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Snapshot rows other than trees (AggregatorConfig::group_by): a process
 // is in one group at a time, chosen by its cgroup (or comm) as last seen,
 // and its CPU stays with the group it was in when it used it.

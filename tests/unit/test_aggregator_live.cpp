@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The aggregator's live state: refresh rows (SampleEvent with origin
 // Refresh) and OOM kills (OomKillEvent, and exit records with oom_killed).
 #include <cstdint>

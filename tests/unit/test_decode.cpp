@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Decoding of raw ring buffer records (include/treetrace/events.h) into
 // model events.
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // EventKind, the one list of record kinds every layer switches on
 // (core/event_kind.h): names, the variant index, the wire values of
 // include/treetrace/events.h and EventKindSet.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The C++ view of every ring buffer record must match the layout clang gave
 // the same struct in the built BPF object, as recorded in its BTF. If the
 // two sides ever drift, this fails instead of the decoder reading garbage.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The aggregator's flat hash map and ring: the same answers as the standard
 // containers they replace, through growth, shrinking and wrap-around.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The Prometheus exposition: escaping, the collector's promises (counters
 // never go backwards, grace period, bounded series) and promtool's verdict.
 #include <gtest/gtest.h>

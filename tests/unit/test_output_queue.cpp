@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The bounded output queue: what is pushed is written whole and in order,
 // in batches woken by publish(), and what does not fit is counted.
 #include <csignal>

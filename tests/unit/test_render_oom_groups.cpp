@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The renderer's OOM kill record, group rows, identity fields and the
 // summary's OOM and loss fields (output/render.cpp), JSON parsed strictly.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #include "common/strict_utf8.h"
 #include "util/json_writer.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Workloads the integration tests run under treetrace. Each process that
 // matters writes the kernel's own account of itself (VmHWM from
 // /proc/self/status, rusage) as one JSON line appended to $TT_TRUTH, so the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Run-a-command mode's process handling: finding COMMAND as a shell does,
 // holding it at a pipe until the tracer is attached, and telling whether a
 // traced member still runs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // treetrace: per-process-tree CPU and memory accounting from the kernel.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

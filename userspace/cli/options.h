@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Command-line options: parsed and validated up front, so that bad input
 // gets one clear line and a non-zero exit before anything is loaded.
 #pragma once

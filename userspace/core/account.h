@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // What a tree or a group adds up over its members: the one set of sums
 // both are made of, and the rules for changing them. Pure C++.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #include "core/aggregator.h"
 #include "core/pid_table.h"
 #include "core/reports.h"

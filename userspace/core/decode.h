@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Turns raw ring-buffer bytes into model events. Pure C++: no libbpf.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The one list of record kinds. Every layer switches on EventKind; the
 // switches have no default, and the build makes an unhandled enumerator an
 // error (-Werror=switch), so a new kind cannot be forgotten anywhere.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A hash map in one array (open addressing, linear probing), for the small
 // trivially copyable keys and values the aggregator looks up on every
 // record. std::unordered_map allocates a node per element and scatters them,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Groups other than trees: what one row of a snapshot is under
 // --group-by container|pod|unit|cgroup|comm. A process is in one group at
 // a time, chosen by its cgroup (or comm) as the aggregator last saw it;

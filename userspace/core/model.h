@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Decoded, libbpf-free view of the records in include/treetrace/events.h.
 // Everything downstream of the ring buffer (aggregation, output, tests)
 // works on these types, so it can be unit-tested without root.

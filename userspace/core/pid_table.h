@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Which process holds each PID, and which processes exited lately: what
 // tells a late record of an exited process from a new process that got
 // its PID. Pure C++.

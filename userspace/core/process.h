@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The aggregator's record of one live process, and of exited ones kept for
 // reports. Internal to the core: the aggregator keeps them, the report
 // builder reads them.

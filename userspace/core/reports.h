@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Builds the reports of trees, groups and processes from the aggregator's
 // tables, read-only. Pure C++.
 #pragma once

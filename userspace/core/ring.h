@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A bounded FIFO in one vector: once full, the oldest slot is reused for
 // the newest element, so elements that own buffers (strings, vectors) keep
 // them and a steady stream of pushes allocates nothing. Pure C++.

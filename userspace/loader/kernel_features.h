@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // What the running kernel offers, probed once at startup. A kernel that
 // lacks something treetrace cannot work without gets one clear error.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The one entry point to live state. Whatever shows live figures (the
 // interval snapshot, the final report, an exporter) asks here, and gets
 // figures that are current at that moment: the kernel side is refreshed

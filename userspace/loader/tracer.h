@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The kernel side as one object: opens, configures, loads and attaches the
 // BPF skeleton, runs the startup scan, and hands ring buffer records to a
 // callback. Owns every kernel resource it creates; destruction detaches

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Writes the Prometheus text exposition format, version 0.0.4: HELP and
 // TYPE lines, then samples. Label values are escaped (\\, \", \n) and made
 // valid UTF-8, HELP text is escaped (\\, \n), and NaN and the infinities

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The /metrics endpoint, served by libmicrohttpd from one event-driven
 // thread (poll), so a slow client costs a connection slot and a bounded
 // buffer, never a worker: 100 clients sending a byte a second do not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The Prometheus metrics: one list of families (kMetricFamilies, which
 // docs/metrics.md and the dashboard are checked against), and the collector
 // that turns live state into an exposition at each collection.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The Prometheus exposition as a sink: it asks the session for every row
 // when a scrape arrives or the textfile is due, builds the exposition on
 // the session's thread, and publishes it. The HTTP thread only ever reads

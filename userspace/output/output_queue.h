@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // A bounded queue of output lines drained to a file descriptor by its own
 // thread, so the ring buffer reader never waits on a slow stdout. Lines that
 // do not fit are dropped and counted; reports can wait for room instead.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Renders events, tree reports and summaries as aligned text or JSON Lines.
 // Every function returns complete lines ending in '\n'. No libbpf, no I/O.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The output seam. Everything that consumes what treetrace sees is a Sink:
 // the text and JSON Lines stream, the Prometheus exposition (HTTP and
 // textfile), and the recorder and HTML report to come. The session feeds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The text and JSON Lines stream on stdout, through a bounded OutputQueue
 // so a slow reader never stalls the ring buffer: events are dropped (and
 // counted) when the queue is full, reports wait for room.

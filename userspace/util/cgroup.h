@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // cgroup v2 helpers: find the mount, resolve user-given cgroup paths, and
 // map cgroup ids (as BPF reports them) back to paths.
 //

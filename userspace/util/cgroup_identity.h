@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Container, pod and systemd identity of a cgroup, from its path alone.
 //
 // Users look for workers by container id, pod and systemd unit; the

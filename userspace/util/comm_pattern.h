@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Command-name patterns for --comm.
 //
 // The kernel keeps at most 15 bytes of a command name (TASK_COMM_LEN 16

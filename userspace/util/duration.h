@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Durations and byte counts as users type them and as reports show them.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Streaming JSON Lines writer for the event hot path.
 //
 //   std::string line;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #include "util/listen_address.h"
 
 #include <arpa/inet.h>

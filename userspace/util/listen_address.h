@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Parses --listen's [ADDR:]PORT. ADDR is a numeric IPv4 or IPv6 address
 // (IPv6 in brackets); no name lookups, so what is bound is what was typed.
 #pragma once

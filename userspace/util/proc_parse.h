@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Parsers for /proc/PID text files, and thin readers for them.
 //
 // The parsers are pure functions of the file contents (fuzzed in

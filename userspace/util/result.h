@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // The one convention for recoverable errors: a function that can fail for
 // a reason the user should read returns Result<T>, a value or one line
 // saying why (no trailing newline, no "treetrace:" prefix; the caller adds

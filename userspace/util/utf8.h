@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // UTF-8 validation shared by every output that must be valid UTF-8 (JSON,
 // the Prometheus exposition): comm names and cgroup paths are raw bytes.
 #pragma once

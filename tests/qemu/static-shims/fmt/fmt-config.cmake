@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # fmt as a header-only INTERFACE target, for the static build of
 # tests/qemu/run-kernel.sh: Debian's libfmt-dev ships no libfmt.a.
 if(NOT TARGET fmt::fmt)

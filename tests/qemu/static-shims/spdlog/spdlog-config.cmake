@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # spdlog as a header-only INTERFACE target (on top of header-only fmt), for
 # the static build of tests/qemu/run-kernel.sh: Debian's libspdlog-dev
 # ships no libspdlog.a.
