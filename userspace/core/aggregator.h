@@ -109,6 +109,13 @@ struct TreeReport {
   uint64_t rss_avg_bytes = 0;   // time-weighted average of the live RSS sum
   uint64_t proc_rss_peak_bytes = 0; // largest single-process peak RSS
   uint64_t oom_kills = 0;           // members killed by the OOM killer
+  // What the memory controller charges the group's cgroup, when the group
+  // is one cgroup (container, pod, unit, cgroup) and the files exist:
+  // v2 memory.current/memory.peak/memory.max, v1 memory.usage_in_bytes/
+  // max_usage_in_bytes/limit_in_bytes. Set by the caller, like pss_bytes.
+  std::optional<uint64_t> memcg_current_bytes;
+  std::optional<uint64_t> memcg_peak_bytes;
+  std::optional<uint64_t> memcg_limit_bytes; // nullopt: no limit (or unknown)
   uint64_t first_ts_ns = 0;     // root start (or first sight)
   uint64_t last_ts_ns = 0;      // last event, or the last member's exit
   std::vector<CommUsage> by_comm; // sorted by cpu_ns descending
