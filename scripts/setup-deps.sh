@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
+  clang clang-format-14 llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libbenchmark-dev
   libclang-rt-14-dev
