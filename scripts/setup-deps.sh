@@ -21,6 +21,8 @@ packages=(
   python3-yaml systemd strace
   # The man page's tests (tests/man): man --warnings and groff -ww.
   man-db groff-base
+  # The HTML report's browser test (tests/report): headless Chromium, driven over CDP.
+  chromium python3-websocket
 )
 # kubectl renders deploy/kubernetes there. Any package of it will do, and
 # Debian's conflicts with the others (/usr/bin/kubectl), so only if none is.
