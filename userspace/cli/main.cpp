@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "cli/options.h"
+#include "cli/recording_setup.h"
 #include "cli/runner.h"
 
 int main(int argc, char **argv) {
@@ -26,6 +27,8 @@ int main(int argc, char **argv) {
   const auto &options = std::get<treetrace::Options>(parsed);
   spdlog::set_level(options.log_verbosity > 0 ? spdlog::level::debug : spdlog::level::info);
   try {
+    if (options.mode == treetrace::Mode::Report)
+      return treetrace::run_report(options);
     return treetrace::run(options);
   } catch (const std::exception &e) {
     fprintf(stderr, "treetrace: %s\n", e.what());

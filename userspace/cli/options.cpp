@@ -72,10 +72,28 @@ CLI::Validator power_of_two_validator() {
 
 } // namespace
 
-std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
+namespace {
+
+// `treetrace [trace] ...` and `treetrace record ...`: the same filters and
+// tracing options; record adds its file and bound and keeps stdout for it.
+std::variant<Options, OptionsExit> parse_trace(int argc, char **argv, Mode mode) {
   Options o;
-  CLI::App app{"treetrace: per-process-tree CPU and memory accounting from the kernel, via eBPF", "treetrace"};
+  o.mode = mode;
+  const bool recording = mode == Mode::Record;
+  CLI::App app{recording ? "treetrace record: record a run to a file, for `treetrace report` to read anywhere"
+                         : "treetrace: per-process-tree CPU and memory accounting from the kernel, via eBPF",
+               recording ? "treetrace record" : "treetrace"};
   app.set_version_flag("--version", "treetrace " TREETRACE_VERSION);
+  std::string max_size;
+  if (recording) {
+    app.add_option("-o,--output", o.record_path, "Write the recording to FILE ('-': stdout)")
+        ->type_name("FILE")
+        ->required();
+    app.add_option("--max-size", o.max_size_bytes, "Stop cleanly when the recording reaches BYTES (100M, 2G)")
+        ->type_name("BYTES")
+        ->transform(CLI::AsSizeValue(false))
+        ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 50));
+  }
 
   std::vector<std::string> comm_raw, cgroup_raw, container_raw, pod_raw;
   std::string group_by = "tree";
@@ -161,12 +179,22 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
       ->check(duration_validator());
   app.add_option("command", o.command, "COMMAND [ARG...] to run and trace (after --)")->type_name("");
   app.positionals_at_end();
-  app.footer("Examples:\n"
-             "  treetrace                                   trace every process on the node\n"
-             "  treetrace --comm celery --interval 5s       Celery trees, a snapshot every 5 s\n"
-             "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n"
-             "  treetrace --listen 10025 --group-by pod --events none\n"
-             "                                              a quiet node agent for Prometheus\n");
+  if (recording)
+    app.footer("Examples:\n"
+               "  treetrace record -o run.ttrec -- celery -A proj worker    record a command's tree\n"
+               "  treetrace record -o node.ttrec --duration 1h --group-by container\n"
+               "  treetrace report run.ttrec --format html -o run.html     then read it, anywhere\n");
+  else
+    app.footer("Subcommands:\n"
+               "  trace      trace live (the default: `treetrace ...` is `treetrace trace ...`)\n"
+               "  record     record a run to a file (treetrace record --help)\n"
+               "  report     report on a recording, without root or BPF (treetrace report --help)\n"
+               "Examples:\n"
+               "  treetrace                                   trace every process on the node\n"
+               "  treetrace --comm celery --interval 5s       Celery trees, a snapshot every 5 s\n"
+               "  treetrace --format json -- ./pipeline.sh    run a command, report its tree\n"
+               "  treetrace --listen 10025 --group-by pod --events none\n"
+               "                                              a quiet node agent for Prometheus\n");
 
   try {
     app.parse(argc, argv);
@@ -187,7 +215,8 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     return fail("--group-by: unknown key '" + group_by + "' (known: " + group_by_names() + ")");
   o.per_process = verbose;
   o.events = select_events(events);
-  if (!interval.empty())
+  const bool interval_given = !interval.empty();
+  if (interval_given)
     o.interval_ns = parse_duration_ns(interval);
   if (!duration.empty())
     o.duration_ns = parse_duration_ns(duration);
@@ -214,6 +243,13 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : o.textfile.substr(0, slash);
     if (access(dir.c_str(), W_OK) != 0)
       return fail("--textfile " + o.textfile + ": cannot write to directory " + dir + ": " + strerror(errno));
+  }
+  if (recording) {
+    if (exporting)
+      return fail("record: --listen and --textfile are for live tracing; record, then report");
+    if (!interval_given)
+      o.interval_ns = 1'000'000'000ull; // recordings sample every second unless told
+    o.events = EventKindSet();         // record prints nothing but errors and its summary
   }
   o.ringbuf_bytes = static_cast<uint32_t>(ringbuf_bytes);
   o.max_procs = static_cast<uint32_t>(max_procs);
@@ -270,6 +306,78 @@ std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
     o.pids.push_back(static_cast<uint32_t>(pid));
   }
   return o;
+}
+
+
+std::variant<Options, OptionsExit> parse_report(int argc, char **argv) {
+  Options o;
+  o.mode = Mode::Report;
+  ReportOptions &r = o.report;
+  CLI::App app{"treetrace report: what a recording says: totals, CPU by command, memory, OOM kills, leak verdicts "
+               "and Kubernetes request/limit advice. Needs no root and no BPF.",
+               "treetrace report"};
+  app.set_version_flag("--version", "treetrace " TREETRACE_VERSION);
+  std::string group_by, since, until;
+  app.add_option("file", r.path, "The recording ('-': stdin)")->required()->type_name("FILE");
+  app.add_option("--format", r.format, "text (100 columns), json (one document) or html (one self-contained file)")
+      ->check(CLI::IsMember({"text", "json", "html"}));
+  app.add_option("-o,--output", r.out, "Write the report to OUT (default stdout)")->type_name("OUT");
+  app.add_option("--group-by", group_by, "Group rows by " + group_by_names() + " (default: as recorded)")
+      ->type_name("KEY");
+  app.add_option("--since", since, "Charts, fits and advice from DURATION after the recording's start")
+      ->check(duration_validator());
+  app.add_option("--until", until, "... up to DURATION after the recording's start")->check(duration_validator());
+  app.add_flag("--verbose", o.per_process, "Also list every judged process and why it was or was not flagged");
+  app.add_flag("-v", o.log_verbosity, "Diagnostics on stderr");
+  app.footer("Examples:\n"
+             "  treetrace report run.ttrec                         the text report\n"
+             "  treetrace report run.ttrec --format html -o r.html one file to open or mail\n");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    return OptionsExit{0, app.help()};
+  } catch (const CLI::CallForVersion &) {
+    return OptionsExit{0, "treetrace " TREETRACE_VERSION "\n"};
+  } catch (const CLI::ParseError &e) {
+    return OptionsExit{2, e.what()};
+  }
+  if (!group_by.empty()) {
+    auto g = group_by_from_name(group_by);
+    if (!g)
+      return OptionsExit{2, "--group-by: unknown key '" + group_by + "' (known: " + group_by_names() + ")"};
+    r.group_by = *g;
+  }
+  if (!since.empty())
+    r.since_ns = parse_duration_ns(since);
+  if (!until.empty())
+    r.until_ns = parse_duration_ns(until);
+  if (r.since_ns && r.until_ns && *r.since_ns >= *r.until_ns)
+    return OptionsExit{2, "--since must come before --until"};
+  return o;
+}
+
+} // namespace
+
+std::variant<Options, OptionsExit> parse_options(int argc, char **argv) {
+  // Subcommands: `trace` is the default, so every earlier command line
+  // (options first, or `-- COMMAND`) keeps its meaning.
+  // -v may come before the subcommand (`treetrace -v record ...`).
+  int at = 1;
+  while (at < argc && (std::string_view(argv[at]) == "-v" || std::string_view(argv[at]) == "-vv"))
+    ++at;
+  if (at < argc) {
+    const std::string_view first = argv[at];
+    if (first == "report" || first == "record" || first == "trace") {
+      // The subcommand's own parser sees "treetrace-<sub> [-v...] rest".
+      std::vector<char *> rest(argv, argv + argc);
+      rest.erase(rest.begin() + at);
+      const int n = argc - 1;
+      if (first == "report")
+        return parse_report(n, rest.data());
+      return parse_trace(n, rest.data(), first == "record" ? Mode::Record : Mode::Trace);
+    }
+  }
+  return parse_trace(argc, argv, Mode::Trace);
 }
 
 } // namespace treetrace

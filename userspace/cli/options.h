@@ -18,7 +18,22 @@
 namespace treetrace {
 
 
+enum class Mode { Trace, Record, Report };
+
+// `treetrace report FILE ...`
+struct ReportOptions {
+  std::string path;
+  std::string format = "text"; // text, json, html
+  std::string out = "-";
+  std::optional<GroupBy> group_by; // nullopt: as recorded
+  std::optional<uint64_t> since_ns, until_ns; // from the recording's start
+};
+
 struct Options {
+  Mode mode = Mode::Trace;
+  std::string record_path; // record -o
+  std::optional<uint64_t> max_size_bytes;
+  ReportOptions report;
   std::vector<std::string> comm_patterns; // normalized
   std::vector<CgroupTarget> cgroups; // --cgroup, and what --container and --pod resolved to
   GroupBy group_by = GroupBy::Tree;

@@ -24,6 +24,7 @@
 #include "core/event_kind.h"
 #include "loader/live_state.h"
 #include "loader/tracer.h"
+#include "cli/recording_setup.h"
 #include "output/metrics_sink.h"
 #include "output/render.h"
 #include "output/stream_sink.h"
@@ -82,7 +83,8 @@ private:
   Aggregator aggregator_{aggregator_config()};
   // The output seam: every consumer of records and live state.
   std::vector<std::unique_ptr<Sink>> sinks_;
-  StreamSink *stream_ = nullptr;   // stdout, among sinks_
+  StreamSink *stream_ = nullptr;   // stdout, among sinks_ (none when recording)
+  RecorderSink *recorder_ = nullptr; // record -o, among sinks_
   MetricsSink *metrics_ = nullptr; // --listen / --textfile, among sinks_
   double last_rows_seconds_ = 0;
   std::unique_ptr<CgroupPathCache> cgroups_;
@@ -149,6 +151,8 @@ std::optional<Attribution> Session::aggregate(const void *data, size_t size) {
     spdlog::debug("undecodable record ({} bytes): {}", size, to_string(r.error));
     return std::nullopt;
   }
+  for (auto &sink : sinks_)
+    sink->on_input(*r.event);
   return aggregator_.on_event(*r.event);
 }
 
@@ -161,6 +165,8 @@ void Session::on_record(const void *data, size_t size) {
     return;
   }
   const Event &event = *r.event;
+  for (auto &sink : sinks_)
+    sink->on_input(event);
   Attribution attr = aggregator_.on_event(event);
   if (child_key_ && !child_exit_seen_)
     if (const auto *exit = std::get_if<ExitEvent>(&event); exit && exit->hdr.proc == *child_key_)
@@ -181,7 +187,7 @@ LossReport Session::loss() const {
   l.attempts = k.total_attempts();
   l.delivered = delivered_;
   l.dropped_kernel = k.total_dropped();
-  l.dropped_output = stream_->dropped_lines();
+  l.dropped_output = stream_ ? stream_->dropped_lines() : 0;
   l.proc_table_full = k.proc_table_full;
   l.procs_untracked = aggregator_.stats().procs_untracked;
   return l;
@@ -198,6 +204,8 @@ void Session::reconcile_with_kernel(uint64_t now) {
       continue; // exiting: its exit record is on its way or lost
     live.push_back({key, static_cast<uint32_t>(stat->ppid), stat->comm});
   }
+  for (auto &sink : sinks_)
+    sink->on_reconcile(live, now);
   const size_t changed = aggregator_.reconcile(live, now);
   spdlog::debug("reconciled with the kernel's table of {} processes: {} changes", live.size(), changed);
 }
@@ -325,6 +333,8 @@ void Session::finish(uint64_t now) {
     for (const auto &a : options_.command)
       cmd += (cmd.empty() ? "" : " ") + a;
     summary.command = cmd;
+    if (options_.group_by == GroupBy::Tree)
+      summary.command_tree = child_key_;
     if (child_key_ && !trees.empty())
       summary.wall_ns = trees.front().last_ts_ns > child_key_->start_ns
                             ? trees.front().last_ts_ns - child_key_->start_ns
@@ -471,10 +481,24 @@ int Session::run() {
   // metrics, and stdout stays empty, final report included.
   const bool exporting = options_.listen || !options_.textfile.empty();
   const bool quiet_agent = exporting && options_.events.empty() && !options_.interval_ns && options_.command.empty();
-  auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events,
-                                             !quiet_agent);
-  stream_ = stream.get();
-  sinks_.push_back(std::move(stream));
+  if (options_.mode == Mode::Record) {
+    // Before loading: a file that cannot be written is reported first.
+    auto recorder = make_recorder(options_, [this](uint64_t id) {
+      return cgroups_ ? cgroups_->lookup(id) : std::nullopt;
+    }, boottime_ns(), render_.realtime_offset_ns);
+    if (!recorder) {
+      spdlog::error("{}", recorder.error());
+      abandon_child();
+      return 1;
+    }
+    recorder_ = recorder->get();
+    sinks_.push_back(std::move(*recorder));
+  } else {
+    auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events,
+                                               !quiet_agent);
+    stream_ = stream.get();
+    sinks_.push_back(std::move(stream));
+  }
   // Before loading: a busy port is reported before anything is attached.
   if (auto err = setup_metrics()) {
     spdlog::error("{}", *err);
@@ -493,7 +517,8 @@ int Session::run() {
                                       LiveStateOptions{options_.pss_budget, options_.per_process});
   spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
   // Before the startup scan, whose `existing` records may be printed.
-  stream_->begin();
+  if (stream_)
+    stream_->begin();
   started_at_ = boottime_ns();
   if (auto err = tracer_->start()) {
     spdlog::error("{}", *err);
@@ -501,8 +526,11 @@ int Session::run() {
     return 1;
   }
   aggregator_.finish_startup_scan();
+  for (auto &sink : sinks_)
+    sink->on_startup_scan_done();
   tracer_->consume();
-  stream_->end_round();
+  for (auto &sink : sinks_)
+    sink->end_round();
   // Loading parsed the kernel's BTF twice (several MiB each) and freed it;
   // hand that memory back instead of carrying it for the whole run.
   malloc_trim(0);
@@ -590,8 +618,10 @@ int Session::run() {
     collect_rows_if_wanted(now);
     for (auto &sink : sinks_)
       sink->end_round(); // this round's lines, in one write
-    if (stream_->closed())
+    if (stream_ && stream_->closed())
       return child_pid_ > 0 ? exit_status() : 0; // nobody reads: leave quietly
+    for (auto &sink : sinks_)
+      stop |= sink->stop_requested(); // a recording's bound or a failed disk
     if (now >= deadline && child_pid_ < 0)
       stop = true;
     if (child_pid_ > 0 && command_tree_done(now))
@@ -599,7 +629,10 @@ int Session::run() {
   }
 
   finish(boottime_ns());
-  stream_->flush(5000);
+  if (stream_)
+    stream_->flush(5000);
+  if (recorder_ && recorder_->failed())
+    return 1;
   return exit_status();
 }
 

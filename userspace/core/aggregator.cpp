@@ -349,7 +349,10 @@ private:
     return attributed(*p);
   }
 
-  Attribution attributed(const Process &p) const { return {p.tree, true, 0}; }
+  // The group travels only when rows are groups: trees need no string copy.
+  Attribution attributed(const Process &p) const {
+    return {p.tree, true, 0, config_.group_by == GroupBy::Tree ? std::string() : p.group};
+  }
 
   // The live process a header names, without admitting it.
   Process *known(const EventHeader &hdr) {

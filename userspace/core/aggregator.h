@@ -129,6 +129,7 @@ struct Attribution {
   ProcKey tree_root;
   bool tracked = false;         // false when the process could not be tracked
   uint64_t rss_avg_bytes = 0;   // for exit events: the process's lifetime average
+  std::string group;            // its group's key when rows are groups (not trees)
 };
 
 struct AggregatorStats {

@@ -94,6 +94,8 @@ struct RunSummary {
   std::optional<std::string> command; // run-a-command mode
   std::optional<int> exit_code;       // of the command
   std::optional<int> signal;          // that killed the command
+  std::optional<ProcKey> command_tree; // the command's tree, when the report is of it alone
+  std::string stop_reason;             // why the run ended early ("max-size"); empty otherwise
   uint64_t procs = 0;
   uint64_t cpu_ns = 0;
   uint64_t rss_peak_bytes = 0; // largest per-process peak

@@ -10,6 +10,10 @@
 //  - on_loss: loss counters when they grew;
 //  - on_final: the final report and the summary;
 //  - end_round: once per event-loop round, so sinks can batch their writes.
+// A sink that keeps what the aggregator was fed (the recorder) also gets
+// on_input for every record, refresh rows included, and the two calls that
+// change the aggregator without a record: the end of the startup scan and
+// reconcile().
 // Push sinks implement the first ones; pulled sinks the middle ones.
 #pragma once
 
@@ -34,6 +38,9 @@ public:
   virtual ~Sink() = default;
 
   virtual void on_event(const Event &, const Attribution &) {}
+  virtual void on_input(const Event &) {}
+  virtual void on_startup_scan_done() {}
+  virtual void on_reconcile(const std::vector<Aggregator::LiveProcess> &, uint64_t /*now_ns*/) {}
   virtual void on_snapshot(const std::vector<TreeReport> &, uint64_t /*now_ns*/) {}
   virtual void on_loss(const LossReport &, uint64_t /*now_ns*/) {}
   virtual void on_final(const std::vector<TreeReport> &, const RunSummary &, uint64_t /*now_ns*/) {}
@@ -47,6 +54,9 @@ public:
   virtual int wake_fd() const { return -1; }
   // The reader gave up on its output (stdout closed): stop quietly.
   virtual bool closed() const { return false; }
+  // The sink asks the session to end now, cleanly (a recording reached
+  // --max-size, or its disk failed): the final report is still made.
+  virtual bool stop_requested() const { return false; }
 };
 
 } // namespace treetrace

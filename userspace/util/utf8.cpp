@@ -37,4 +37,26 @@ int utf8_sequence(const unsigned char *p, const unsigned char *end) {
   return need + 1;
 }
 
+std::string sanitize_utf8(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  const auto *p = reinterpret_cast<const unsigned char *>(raw.data());
+  const auto *end = p + raw.size();
+  while (p < end) {
+    if (*p < 0x80) {
+      out.push_back(static_cast<char>(*p++));
+      continue;
+    }
+    const int n = utf8_sequence(p, end);
+    if (n > 0) {
+      out.append(reinterpret_cast<const char *>(p), static_cast<size_t>(n));
+      p += n;
+    } else {
+      out += kUtf8Replacement;
+      p += -n; // the bytes that could not start or continue a sequence
+    }
+  }
+  return out;
+}
+
 } // namespace treetrace

@@ -15,4 +15,7 @@ inline constexpr char kUtf8Replacement[] = "\xef\xbf\xbd"; // U+FFFD
 // U+FFFD. p < end; *p >= 0x80.
 int utf8_sequence(const unsigned char *p, const unsigned char *end);
 
+// `raw` with every invalid sequence replaced by U+FFFD (ASCII as is).
+std::string sanitize_utf8(std::string_view raw);
+
 } // namespace treetrace
