@@ -19,7 +19,7 @@ fi
 seconds=$1
 build_dir=$2
 src_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-harnesses=(fuzz_proc_parse fuzz_json_writer fuzz_comm_pattern fuzz_mountinfo fuzz_cgroup_identity fuzz_decode fuzz_exposition)
+harnesses=(fuzz_proc_parse fuzz_json_writer fuzz_comm_pattern fuzz_mountinfo fuzz_cgroup_identity fuzz_decode fuzz_exposition fuzz_recording)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/treetrace-fuzz.XXXXXX")
 failed=()

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -50,7 +51,7 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   const double rate_mib_s = leak["rate_bytes_per_s"].get<double>() / (1 << 20);
   EXPECT_GT(rate_mib_s, 0.7);
   EXPECT_LT(rate_mib_s, 1.3);
-  EXPECT_EQ(leak["siblings"].get<int>(), 3);
+  EXPECT_EQ(leak["siblings"].get<int>(), 4) << "the other workers and the master";
   EXPECT_TRUE(leak["seconds_to_limit"].is_number()) << "the advised limit bounds it";
   for (const char *k : {"spiky", "warmup", "osc"})
     EXPECT_FALSE(judged[pid_of[k]]["leaking"].get<bool>()) << k << ": " << judged[pid_of[k]].dump();
@@ -73,6 +74,12 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   EXPECT_GE(a["memory_limit_bytes"].get<double>(), a["memory_request_bytes"].get<double>());
   EXPECT_LE(a["memory_limit_bytes"].get<double>(), 1024 * mib);
   EXPECT_EQ(a["basis"], "pss");
+
+  // The budget: at most 40 bytes per record on disk, everything included.
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  const double records = rep.records[0]["meta"]["records"].get<double>();
+  EXPECT_LE(static_cast<double>(st.st_size) / records, 40.0) << st.st_size << " bytes for " << records;
 
   RunResult text = run_treetrace({"report", file});
   ASSERT_EQ(text.exit_code, 0);

@@ -7,6 +7,7 @@
 // counters: 10-20 bytes before zstd.
 #include "core/record_codec.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -109,18 +110,23 @@ template <class V> void visit_header(EventHeader &h, V &v) {
   v.str(h.comm, kMaxShortString);
 }
 
+// Memory comes in pages and spans in microseconds (core/decode.cpp), and
+// system time is what user time leaves of the CPU time: stored that way,
+// most changes take a byte or two and the system time none.
+constexpr uint64_t kPage = 4096;
+
 template <class V> void visit_counters(ProcCounters &c, V &v) {
   v.num(c.cpu_ns);
   v.num(c.cpu_user_ns);
-  v.num(c.cpu_sys_ns);
-  v.num(c.rss_bytes);
-  v.num(c.rss_anon_bytes);
-  v.num(c.rss_file_bytes);
-  v.num(c.rss_shmem_bytes);
-  v.num(c.rss_peak_bytes);
-  v.num(c.rss_peak_sampled_bytes);
+  v.beyond(c.cpu_sys_ns, c.cpu_ns - std::min(c.cpu_ns, c.cpu_user_ns));
+  v.scaled(c.rss_bytes, kPage);
+  v.scaled(c.rss_anon_bytes, kPage);
+  v.scaled(c.rss_file_bytes, kPage);
+  v.scaled(c.rss_shmem_bytes, kPage);
+  v.scaled(c.rss_peak_bytes, kPage);
+  v.scaled(c.rss_peak_sampled_bytes, kPage);
   v.integral(c.rss_integral_byte_ns);
-  v.num(c.rss_integral_span_ns);
+  v.scaled(c.rss_integral_span_ns, 1000);
 }
 
 template <class V> void visit_activity(ProcActivity &a, V &v) {
@@ -195,6 +201,13 @@ struct Flatten {
       nums.push_back(static_cast<uint64_t>(x));
   }
   template <class E> void enumerated(E &x, E) { nums.push_back(static_cast<uint64_t>(x)); }
+  // x as quotient and remainder by unit (the remainder is 0 when x is whole units).
+  void scaled(uint64_t &x, uint64_t unit) {
+    nums.push_back(x / unit);
+    nums.push_back(x % unit);
+  }
+  // x as its difference from what the fields before it imply.
+  void beyond(uint64_t &x, uint64_t expected) { nums.push_back(x - expected); }
   void integral(double &d) {
     const double k = std::nearbyint(d / kIntegralScale);
     const bool exact = k >= 0 && k < 0x1p63 && static_cast<double>(static_cast<uint64_t>(k)) * kIntegralScale == d;
@@ -247,6 +260,12 @@ struct Restore {
       x = static_cast<T>(raw);
     }
   }
+  void scaled(uint64_t &x, uint64_t unit) {
+    const uint64_t q = take(), r = take();
+    ok &= r < unit && q <= (UINT64_MAX - r) / unit;
+    x = q * unit + r;
+  }
+  void beyond(uint64_t &x, uint64_t expected) { x = take() + expected; }
   template <class E> void enumerated(E &x, E max) {
     const uint64_t raw = take();
     ok &= raw <= static_cast<uint64_t>(max);

@@ -119,8 +119,9 @@ std::string render_report_text(const ReportModel &m, bool verbose) {
   std::string out;
   const double span_s = static_cast<double>(meta.end_ns - std::min(meta.end_ns, meta.start_ns)) / 1e9;
   out += fmt::format("treetrace report: {}\n", meta.command.empty() ? "node trace" : name(meta.command, 80));
-  out += fmt::format("  {} on {} (Linux {}), {} from {}, {} records, rows by {}\n", meta.version,
-                     name(meta.hostname, 30), name(meta.kernel, 30), duration(span_s),
+  out += fmt::format("  recorded by treetrace {} on {} (Linux {})\n", meta.version, name(meta.hostname, 30),
+                     name(meta.kernel, 30));
+  out += fmt::format("  {} from {}, {} records, rows by {}\n", duration(span_s),
                      wall_time(meta.start_ns, meta.realtime_offset_ns), meta.records, meta.group_by);
   if (meta.cut_short)
     out += "  WARNING: the recording was " + meta.cut_note + "\n";
