@@ -78,6 +78,7 @@ build_static() {
 		cmake -S "$SRC" -B "$build" -DTREETRACE_TESTS=OFF -DTREETRACE_HTTP=OFF -DCMAKE_BUILD_TYPE=Release \
 			-Dfmt_DIR="$HERE/static-shims/fmt" -Dspdlog_DIR="$HERE/static-shims/spdlog" \
 			-Dpkgcfg_lib_LIBBPF_bpf=/usr/lib/x86_64-linux-gnu/libbpf.a \
+			-Dpkgcfg_lib_ZSTD_zstd=/usr/lib/x86_64-linux-gnu/libzstd.a \
 			-DCMAKE_EXE_LINKER_FLAGS=-static \
 			"-DCMAKE_CXX_STANDARD_LIBRARIES=-lelf -lz -lzstd" >"$WORK/cmake-configure.log" 2>&1 || {
 			cat "$WORK/cmake-configure.log" >&2
