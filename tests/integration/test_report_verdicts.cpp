@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // Leak verdicts and request/limit advice on a real prefork pool of known
-// shape (tests/workloads/pool.py), recorded and then reported.
+// shape (tests/workloads/pool.py), recorded and then reported; the same
+// verdicts as they form in a live tracer beside the recorder; and the
+// recording's HTML report in a real browser.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -19,9 +23,13 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   const std::string dir = mkdtemp(tmpl);
   const std::string file = dir + "/pool.ttrec", pids = dir + "/pids";
   const std::string pool = std::string(TT_SOURCE_DIR) + "/tests/workloads/pool.py";
+  BackgroundTracer live({"--format", "json", "--events", "none", "--interval", "1s", "--comm", "python3"});
+  ASSERT_TRUE(live.ready());
   RunResult rec = run_treetrace({"record", "-o", file, "--", "/usr/bin/python3", pool, "50", pids},
                                 {"MALLOC_MMAP_THRESHOLD_=65536"}, 120);
   ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  RunResult live_out = live.stop();
+  ASSERT_EQ(live_out.exit_code, 0) << live_out.err;
   std::map<std::string, uint32_t> pid_of;
   std::ifstream in(pids);
   std::string kind;
@@ -81,6 +89,31 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   const double records = rep.records[0]["meta"]["records"].get<double>();
   EXPECT_LE(static_cast<double>(st.st_size) / records, 40.0) << st.st_size << " bytes for " << records;
 
+  // Live: the snapshots carry the leaker's verdict once it has lived long
+  // enough, and never one for the other workers.
+  std::set<uint32_t> innocent = {pid_of["spiky"], pid_of["warmup"], pid_of["osc"]};
+  size_t snapshots_flagging = 0;
+  std::optional<json> live_final, live_last_snapshot;
+  for (const json &t : live_out.events("tree")) {
+    for (const json &v : t["leaks"]) {
+      EXPECT_FALSE(innocent.count(v["pid"].get<uint32_t>())) << "live verdict on an innocent worker: " << t.dump();
+      if (v["pid"].get<uint32_t>() == pid_of["leak"]) {
+        snapshots_flagging += !t["final"].get<bool>();
+        (t["final"].get<bool>() ? live_final : live_last_snapshot) = v;
+      }
+    }
+  }
+  EXPECT_GE(snapshots_flagging, 5u) << "the verdict forms before the end";
+  ASSERT_TRUE(live_final) << "the live final report flags the leaker";
+  EXPECT_NEAR((*live_final)["rate_bytes_per_s"].get<double>() / (1 << 20), rate_mib_s, 0.3)
+      << "the live verdict and the report's agree";
+  // While it runs, the advised limit bounds it; once it has exited it
+  // holds nothing and has no time to a limit.
+  ASSERT_TRUE(live_last_snapshot);
+  EXPECT_EQ((*live_last_snapshot)["limit_source"], "advice");
+  EXPECT_TRUE((*live_last_snapshot)["seconds_to_limit"].is_number());
+  EXPECT_TRUE((*live_final)["seconds_to_limit"].is_null());
+
   RunResult text = run_treetrace({"report", file});
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("LEAK pid " + std::to_string(pid_of["leak"])), std::string::npos) << text.out;
@@ -89,6 +122,21 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   std::string line;
   while (std::getline(lines, line))
     EXPECT_LE(line.size(), 100u) << line;
+
+  // The recording's HTML report, in headless Chromium: no console error, no
+  // network request, one RSS line per process sampled twice or more (each
+  // has a judgement entry).
+  const std::string html = dir + "/pool.html";
+  RunResult html_out = run_treetrace({"report", file, "--format", "html", "-o", html});
+  ASSERT_EQ(html_out.exit_code, 0) << html_out.err;
+  const size_t rss_lines = g["judgements"].size();
+  ASSERT_GE(rss_lines, 4u);
+  ASSERT_LE(rss_lines, 20u) << "past 20 lines the chart folds into others";
+  const int browser = run_command({"/usr/bin/python3", std::string(TT_SOURCE_DIR) + "/tests/html/check_report.py",
+                                   html, std::to_string(rss_lines), dir + "/pool.png"});
+  if (browser == 77)
+    GTEST_SKIP() << "no headless Chromium (TREETRACE_ALLOW_NO_BROWSER=1)";
+  EXPECT_EQ(browser, 0) << "check_report.py failed on " << html;
 }
 
 } // namespace

@@ -650,27 +650,6 @@ TEST_F(AggregatorTest, TreeRssSumPeakAndAverage) {
   EXPECT_EQ(r.last_ts_ns, t0 + 600);
 }
 
-TEST_F(AggregatorTest, TopGrowerIsTheLeakingWorker) {
-  const Proc root{300, 2'000, 0, "celery"};
-  agg_.on_event(existing_event(root, 5'000));
-  const Proc steady = root.child(301, 6'000), leaky = root.child(302, 6'001), shrinking = root.child(303, 6'002);
-  for (const Proc &w : {steady, leaky, shrinking})
-    agg_.on_event(fork_event(root, w));
-  agg_.on_event(sample_event(steady, 7'000, rss(100)));
-  agg_.on_event(sample_event(leaky, 7'000, rss(100)));
-  agg_.on_event(sample_event(shrinking, 7'000, rss(5'000)));
-  EXPECT_FALSE(tree_report(root).top_grower); // nobody grew yet
-
-  agg_.on_event(sample_event(steady, 8'000, rss(150)));
-  agg_.on_event(sample_event(leaky, 8'000, rss(900)));
-  agg_.on_event(sample_event(shrinking, 8'000, rss(200)));
-  const TreeReport r = tree_report(root);
-  ASSERT_TRUE(r.top_grower);
-  EXPECT_EQ(r.top_grower->key, leaky.key());
-  EXPECT_EQ(r.top_grower->rss_first_bytes, 100u);
-  EXPECT_EQ(r.top_grower->rss_bytes, 900u);
-}
-
 TEST_F(AggregatorTest, PssReportedOnlyWhileTreeHasLiveMembers) {
   start_shell();
   const Proc job = shell.child(200, 10'000);

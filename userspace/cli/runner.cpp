@@ -494,8 +494,11 @@ int Session::run() {
     recorder_ = recorder->get();
     sinks_.push_back(std::move(*recorder));
   } else {
+    // Snapshots carry leak verdicts as they form; without them there is
+    // nothing to judge, and no history is kept.
+    auto leaks = options_.interval_ns ? std::make_unique<LiveLeaks>(options_.group_by, boottime_ns()) : nullptr;
     auto stream = std::make_unique<StreamSink>(STDOUT_FILENO, options_.output_queue_bytes, render_, options_.events,
-                                               !quiet_agent);
+                                               !quiet_agent, std::move(leaks));
     stream_ = stream.get();
     sinks_.push_back(std::move(stream));
   }

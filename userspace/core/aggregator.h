@@ -28,6 +28,7 @@
 
 #include "core/account.h"
 #include "core/groups.h"
+#include "core/leak_verdict.h"
 #include "core/model.h"
 
 namespace treetrace {
@@ -119,8 +120,10 @@ struct TreeReport {
   uint64_t first_ts_ns = 0;     // root start (or first sight)
   uint64_t last_ts_ns = 0;      // last event, or the last member's exit
   std::vector<CommUsage> by_comm; // sorted by cpu_ns descending
-  // The live member whose RSS grew most since first observed (leak hint).
-  std::optional<ProcessReport> top_grower;
+  // Members whose RSS baseline grows steadily, judged over what was seen
+  // so far (core/live_leaks); set by the caller, empty until a process has
+  // lived and been sampled long enough to judge.
+  std::vector<LeakVerdict> leaks;
   std::vector<ProcessReport> processes; // filled only when asked for
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <sys/wait.h>
+#include <unordered_set>
 
 namespace treetrace {
 namespace {
@@ -135,7 +136,10 @@ void History::on_event(const Event &event, const Attribution &attribution) {
              : x->signal   ? ProcessEnd::Signaled
              : x->exit_code ? ProcessEnd::Failed
                             : ProcessEnd::Exited;
-    exited_.push_back(p->key);
+    if (config_.only_alive)
+      procs_.erase(p->key);
+    else
+      exited_.push_back(p->key);
   }
 }
 
@@ -176,6 +180,16 @@ void History::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) 
     if (it->second.ticks.size() > config_.max_ticks)
       merge_ticks(it->second.ticks);
   }
+  if (config_.only_alive)
+    forget_rows_not_in(rows);
+}
+
+void History::forget_rows_not_in(const std::vector<TreeReport> &rows) {
+  std::unordered_set<std::string> present;
+  for (const TreeReport &row : rows)
+    present.insert(row_key(row, group_by_));
+  std::erase_if(rows_, [&](const auto &entry) { return !present.count(entry.first); });
+  std::erase_if(comm_cpu_, [&](const auto &entry) { return !present.count(entry.first); });
 }
 
 } // namespace treetrace

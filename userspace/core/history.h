@@ -34,6 +34,10 @@ struct HistoryConfig {
   // Only what happened in [since_ns, until_ns] goes in (report --since/--until).
   uint64_t since_ns = 0;
   uint64_t until_ns = UINT64_MAX;
+  // Live snapshots need only what is alive: a process's history goes at
+  // its exit, a row's when a snapshot no longer has it, so a node agent
+  // that runs for weeks keeps what its live rows hold. A report keeps all.
+  bool only_alive = false;
 };
 
 class History {
@@ -59,6 +63,7 @@ private:
   ProcessHistory *process(const ProcKey &key, const Attribution &attribution);
   void add_point(ProcessHistory &p, uint64_t ts_ns, uint64_t rss_bytes);
   void make_room();
+  void forget_rows_not_in(const std::vector<TreeReport> &rows);
 
   GroupBy group_by_;
   HistoryConfig config_;

@@ -44,20 +44,6 @@ struct WindowFloor {
   double bytes = 0;
 };
 
-// report_model.h's LeakJudgement does not carry the fitted baseline yet,
-// and only the judgement reaches leak_verdicts. Until it does (a
-// `uint64_t baseline_bytes` field), verdicts say 0; these compile either way.
-template <class Judgement> void set_baseline(Judgement &judgement, uint64_t bytes) {
-  if constexpr (requires { judgement.baseline_bytes = bytes; })
-    judgement.baseline_bytes = bytes;
-}
-template <class Judgement> uint64_t baseline_of(const Judgement &judgement) {
-  if constexpr (requires { judgement.baseline_bytes; })
-    return judgement.baseline_bytes;
-  else
-    return 0;
-}
-
 } // namespace
 
 LeakJudgement judge_leak(const ProcKey &key, const std::string &comm, const std::vector<RssPoint> &rss,
@@ -131,7 +117,7 @@ LeakJudgement judge_leak(const ProcKey &key, const std::string &comm, const std:
   j.rate_bytes_per_s = fit.slope;
   j.r2 = fit.r2;
   j.window_s = observed_s - fit_start_s;
-  set_baseline(j, static_cast<uint64_t>(std::max(0.0, std::round(fit.at(observed_s)))));
+  j.baseline_bytes = static_cast<uint64_t>(std::max(0.0, std::round(fit.at(observed_s))));
 
   const double growth_bytes = fit.slope * j.window_s;
   const std::string rate = mib_per_hour(fit.slope);
@@ -194,7 +180,7 @@ std::vector<LeakVerdict> leak_verdicts(const std::vector<LeakJudgement> &judgeme
     v.rate_bytes_per_s = j.rate_bytes_per_s;
     v.window_s = j.window_s;
     v.r2 = j.r2;
-    v.baseline_bytes = baseline_of(j);
+    v.baseline_bytes = j.baseline_bytes;
     v.seconds_to_limit = seconds_to_limit;
     v.limit_bytes = group_limit_bytes;
     if (group_limit_bytes)

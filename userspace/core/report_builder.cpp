@@ -17,6 +17,40 @@ uint64_t tick_memory(const GroupTick &t) {
 
 } // namespace
 
+GroupLeaks judge_group(const std::vector<const ProcessHistory *> &members, uint64_t end_ns,
+                       const std::vector<GroupTick> &ticks, const TreeReport &row,
+                       const std::function<std::optional<Advice>()> &advice, const LeakConfig &config) {
+  GroupLeaks out;
+  bool any_leak = false;
+  for (const ProcessHistory *p : members) {
+    const uint64_t end = p->end_ns ? p->end_ns : end_ns;
+    LeakJudgement j = judge_leak(p->key, p->comm, p->rss, p->key.start_ns, end, config);
+    any_leak |= j.leaking;
+    if (j.judged || p->rss.size() >= 2)
+      out.judgements.push_back(std::move(j));
+  }
+  if (!any_leak)
+    return out;
+  // Time to the limit: the cgroup's where one is known, else the advised one.
+  std::optional<uint64_t> limit;
+  std::string limit_source;
+  uint64_t current = 0;
+  if (!ticks.empty()) {
+    current = tick_memory(ticks.back());
+    limit = ticks.back().memcg_limit_bytes;
+  }
+  if (!limit && row.memcg_limit_bytes)
+    limit = row.memcg_limit_bytes;
+  if (limit) {
+    limit_source = "memcg";
+  } else if (std::optional<Advice> a = advice()) {
+    limit = a->memory_limit_bytes;
+    limit_source = "advice";
+  }
+  out.leaks = leak_verdicts(out.judgements, limit, limit_source, current);
+  return out;
+}
+
 std::string row_name(const TreeReport &row, GroupBy group_by) {
   if (group_by != GroupBy::Tree)
     return row.group.empty() ? std::string("(none)") : row.group;
@@ -76,30 +110,12 @@ ReportModel build_report(const History &history, const std::vector<TreeReport> &
     std::optional<uint64_t> memcg_peak = row->memcg_peak_bytes;
     g.advice = advise(g.ticks, row->oom_kills, memcg_peak, config.advice);
 
-    for (size_t idx : g.processes) {
-      const ProcessHistory &p = model.processes[idx];
-      const uint64_t end = p.end_ns ? p.end_ns : model.meta.end_ns;
-      LeakJudgement j = judge_leak(p.key, p.comm, p.rss, p.key.start_ns, end, config.leak);
-      if (j.judged || p.rss.size() >= 2)
-        g.judgements.push_back(std::move(j));
-    }
-    // Time to the limit: the cgroup's where one is known, else the advised one.
-    std::optional<uint64_t> limit;
-    std::string limit_source;
-    uint64_t current = 0;
-    if (!g.ticks.empty()) {
-      current = tick_memory(g.ticks.back());
-      limit = g.ticks.back().memcg_limit_bytes;
-    }
-    if (!limit && row->memcg_limit_bytes)
-      limit = row->memcg_limit_bytes;
-    if (limit) {
-      limit_source = "memcg";
-    } else if (g.advice) {
-      limit = g.advice->memory_limit_bytes;
-      limit_source = "advice";
-    }
-    g.leaks = leak_verdicts(g.judgements, limit, limit_source, current);
+    std::vector<const ProcessHistory *> judged;
+    for (size_t idx : g.processes)
+      judged.push_back(&model.processes[idx]);
+    GroupLeaks leaks = judge_group(judged, model.meta.end_ns, g.ticks, *row, [&] { return g.advice; }, config.leak);
+    g.judgements = std::move(leaks.judgements);
+    g.leaks = std::move(leaks.leaks);
     model.groups.push_back(std::move(g));
   }
   return model;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/aggregator.h"
+#include "core/leak_verdict.h"
 #include "core/model.h"
 
 namespace treetrace {
@@ -58,22 +59,6 @@ struct GroupTick {
   std::optional<uint64_t> memcg_limit_bytes;   // nullopt: none or unknown
   uint64_t cpu_ns = 0;                         // used in the interval, all members
   std::vector<CommCpu> by_comm;                // the interval's CPU by command, descending
-};
-
-struct LeakVerdict {
-  ProcKey key;
-  std::string comm;
-  double rate_bytes_per_s = 0; // slope of the RSS baseline
-  double window_s = 0;         // how long the fit covers
-  double r2 = 0;               // the fit's quality, 0..1
-  uint64_t baseline_bytes = 0; // the fitted baseline at the end of the window
-  // Time until the process's group reaches limit_bytes at this rate.
-  std::optional<double> seconds_to_limit;
-  std::optional<uint64_t> limit_bytes;
-  std::string limit_source; // "memcg" (the cgroup's limit) or "advice" (the advised limit)
-  // The group's other judged processes: their median rate, for comparison.
-  size_t siblings = 0;
-  std::optional<double> sibling_median_rate_bytes_per_s;
 };
 
 // A process that was judged and not flagged, with why (shown in the JSON

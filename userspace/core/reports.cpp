@@ -74,7 +74,6 @@ TreeReport ReportBuilder::account(const Account &t, uint64_t now_ns, const std::
   r.first_ts_ns = t.first_ts_ns;
   r.last_ts_ns = t.last_ts_ns;
   r.by_comm = by_comm(t, is_group);
-  r.top_grower = top_grower(t, now_ns);
   if (is_group && exited_groups) {
     auto it = exited_groups->find(t.group);
     r.processes = processes(t, now_ns, it == exited_groups->end() ? nullptr : &it->second);
@@ -99,24 +98,6 @@ std::vector<CommUsage> ReportBuilder::by_comm(const Account &t, bool is_group) c
     return a.cpu_ns != b.cpu_ns ? a.cpu_ns > b.cpu_ns : a.comm < b.comm;
   });
   return out;
-}
-
-std::optional<ProcessReport> ReportBuilder::top_grower(const Account &t, uint64_t now_ns) const {
-  const Process *best = nullptr;
-  uint64_t best_growth = 0;
-  for (const ProcKey &member : t.members) {
-    const Process &p = live_.at(member);
-    const uint64_t growth = saturating_sub(p.rss_bytes, p.rss_first_bytes);
-    if (growth == 0)
-      continue;
-    if (!best || growth > best_growth || (growth == best_growth && key_less(p.key, best->key))) {
-      best = &p;
-      best_growth = growth;
-    }
-  }
-  if (!best)
-    return std::nullopt;
-  return process(*best, now_ns);
 }
 
 std::vector<ProcessReport> ReportBuilder::processes(const Account &t, uint64_t now_ns,

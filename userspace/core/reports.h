@@ -35,7 +35,6 @@ public:
 
 private:
   std::vector<CommUsage> by_comm(const Account &a, bool is_group) const;
-  std::optional<ProcessReport> top_grower(const Account &a, uint64_t now_ns) const;
   // Live members by CPU, then the retained reports of exited ones in exit order.
   std::vector<ProcessReport> processes(const Account &a, uint64_t now_ns,
                                        const std::vector<const ProcessReport *> *exited) const;

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/event_kind.h"
+#include "output/report_text.h"
 #include "util/duration.h"
 #include "util/json_writer.h"
 
@@ -376,17 +377,22 @@ std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
     w.field("rss_peak_bytes", t.rss_peak_bytes);
     w.field("rss_avg_bytes", t.rss_avg_bytes);
     w.field("proc_rss_peak_bytes", t.proc_rss_peak_bytes);
+    // What the group's memory cgroup charges, where the row is one (null
+    // for trees, or where the files could not be read).
+    w.field("memcg_current_bytes", t.memcg_current_bytes);
+    w.field("memcg_peak_bytes", t.memcg_peak_bytes);
+    w.field("memcg_limit_bytes", t.memcg_limit_bytes);
     w.field("oom_kills", t.oom_kills);
     w.field("wall_ns", t.last_ts_ns > t.first_ts_ns ? t.last_ts_ns - t.first_ts_ns : 0);
     json_by_comm(w, t.by_comm);
-    if (t.top_grower) {
-      w.begin_object("top_grower");
-      w.field("pid", t.top_grower->key.pid);
-      w.field("comm", t.top_grower->comm);
-      w.field("rss_growth_bytes",
-              static_cast<int64_t>(t.top_grower->rss_bytes) - static_cast<int64_t>(t.top_grower->rss_first_bytes));
+    // Leak verdicts as they form (with --interval; docs/report-method.md).
+    w.begin_array("leaks");
+    for (const LeakVerdict &v : t.leaks) {
+      w.begin_object();
+      for_each_field(v, [&](const char *key, const auto &value) { w.field(key, value); });
       w.end_object();
     }
+    w.end_array();
     if (!t.processes.empty()) {
       w.begin_array("processes");
       for (const auto &p : t.processes)
@@ -418,9 +424,10 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
                        format_bytes(t.rss_avg_bytes), by_comm_text(t.by_comm, 4));
     if (t.oom_kills)
       out += fmt::format("{:>8} OOM kills: {}\n", "", t.oom_kills);
-    if (t.top_grower && t.top_grower->rss_bytes > t.top_grower->rss_first_bytes)
-      out += fmt::format("{:>8} growing: {} {} +{}\n", "", t.top_grower->key.pid, printable(t.top_grower->comm),
-                         format_bytes(t.top_grower->rss_bytes - t.top_grower->rss_first_bytes));
+    for (const LeakVerdict &v : t.leaks) {
+      const LeakVerdictText text = leak_verdict_text(v);
+      out += fmt::format("{:>8} {}\n{:>8}   {}\n", "", text.what, "", text.consequence);
+    }
     for (const auto &p : t.processes)
       out += fmt::format("{:>8}   {:>7} {:<16} {:>5} cpu={} rss={} peak={} avg={} wall={}{}\n", "", p.key.pid,
                          printable(p.comm), p.live ? "live" : "exit", format_duration_ns(p.cpu_ns),

@@ -60,6 +60,27 @@ std::string mebibytes(std::optional<uint64_t> b) {
   return b ? fmt::format("{}Mi", (*b + (1u << 20) - 1) >> 20) : "none";
 }
 
+} // namespace
+
+LeakVerdictText leak_verdict_text(const LeakVerdict &v) {
+  LeakVerdictText text;
+  text.what = fmt::format("LEAK pid {} {}: {} over {} (r2 {:.2f}), baseline now {}", v.key.pid, name(v.comm, 16),
+                          rate(v.rate_bytes_per_s), duration(v.window_s), v.r2, bytes(v.baseline_bytes));
+  const char *whose = v.limit_source == "memcg" ? "cgroup's" : "advised";
+  std::string when = "has no known limit";
+  if (v.limit_bytes && v.seconds_to_limit)
+    when = fmt::format("reaches the {} limit {} in {}", whose, bytes(*v.limit_bytes), duration(*v.seconds_to_limit));
+  else if (v.limit_bytes)
+    when = fmt::format("is already at the {} limit {}", whose, bytes(*v.limit_bytes));
+  std::string siblings = v.siblings ? fmt::format("; {} siblings, median {}", v.siblings,
+                                                   rate(v.sibling_median_rate_bytes_per_s.value_or(0)))
+                                    : "; no siblings to compare";
+  text.consequence = "the group " + when + siblings;
+  return text;
+}
+
+namespace {
+
 void leaks_text(std::string &out, const ReportGroup &g, bool verbose) {
   size_t judged = 0;
   for (const LeakJudgement &j : g.judgements)
@@ -69,18 +90,8 @@ void leaks_text(std::string &out, const ReportGroup &g, bool verbose) {
   } else {
     out += fmt::format("  Leaks: {} of {} judged processes grow steadily:\n", g.leaks.size(), judged);
     for (const LeakVerdict &v : g.leaks) {
-      out += fmt::format("    LEAK pid {} {}: {} over {} (r2 {:.2f}), baseline now {}\n", v.key.pid, name(v.comm, 16),
-                         rate(v.rate_bytes_per_s), duration(v.window_s), v.r2, bytes(v.baseline_bytes));
-      std::string when = "no limit known";
-      if (v.limit_bytes && v.seconds_to_limit)
-        when = fmt::format("reaches the {} limit {} in {}", v.limit_source == "memcg" ? "cgroup's" : "advised",
-                           bytes(*v.limit_bytes), duration(*v.seconds_to_limit));
-      else if (v.limit_bytes)
-        when = fmt::format("the {} limit {} is already reached", v.limit_source, bytes(*v.limit_bytes));
-      std::string siblings = v.siblings ? fmt::format("; {} siblings, median {}", v.siblings,
-                                                       rate(v.sibling_median_rate_bytes_per_s.value_or(0)))
-                                        : "; no siblings to compare";
-      out += fmt::format("         the group {}{}\n", when, siblings);
+      const LeakVerdictText text = leak_verdict_text(v);
+      out += fmt::format("    {}\n         {}\n", text.what, text.consequence);
     }
   }
   if (verbose)
@@ -169,6 +180,24 @@ std::string render_report_text(const ReportModel &m, bool verbose) {
   return out;
 }
 
+namespace {
+
+nlohmann::json leak_json(const LeakVerdict &v) {
+  nlohmann::json out = nlohmann::json::object();
+  for_each_field(v, [&](const char *key, const auto &value) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, std::string>)
+      out[key] = sanitize_utf8(value);
+    else if constexpr (requires { value.has_value(); })
+      out[key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+    else
+      out[key] = value;
+  });
+  return out;
+}
+
+} // namespace
+
 std::string render_report_json(const ReportModel &m) {
   using nlohmann::json;
   auto opt = [](const auto &v) { return v ? json(*v) : json(nullptr); };
@@ -204,18 +233,7 @@ std::string render_report_json(const ReportModel &m) {
                       {"rss_bytes", opt(v.rss_bytes)}});
     json leaks = json::array();
     for (const LeakVerdict &v : g.leaks)
-      leaks.push_back({{"pid", v.key.pid},
-                       {"start_ns", v.key.start_ns},
-                       {"comm", str(v.comm)},
-                       {"rate_bytes_per_s", v.rate_bytes_per_s},
-                       {"window_s", v.window_s},
-                       {"r2", v.r2},
-                       {"baseline_bytes", v.baseline_bytes},
-                       {"seconds_to_limit", opt(v.seconds_to_limit)},
-                       {"limit_bytes", opt(v.limit_bytes)},
-                       {"limit_source", v.limit_source},
-                       {"siblings", v.siblings},
-                       {"sibling_median_rate_bytes_per_s", opt(v.sibling_median_rate_bytes_per_s)}});
+      leaks.push_back(leak_json(v));
     json judgements = json::array();
     for (const LeakJudgement &j : g.judgements)
       judgements.push_back({{"pid", j.key.pid},
