@@ -68,7 +68,7 @@ private:
   std::optional<Attribution> aggregate(const void *data, size_t size);
   void setup_memcg_paths();
   std::string group_key(uint64_t cgroup_id);
-  std::optional<std::string> setup_metrics();
+  Result<void> setup_metrics();
   void collect_rows_if_wanted(uint64_t now);
   void snapshot_trees(uint64_t now);
   LossReport loss() const;
@@ -361,9 +361,9 @@ void Session::finish(uint64_t now) {
 }
 
 // --listen and --textfile: the Prometheus exposition, as one more sink.
-std::optional<std::string> Session::setup_metrics() {
+Result<void> Session::setup_metrics() {
   if (!options_.listen && options_.textfile.empty())
-    return std::nullopt;
+    return {};
   MetricsSinkOptions o;
   o.metrics.group_by = options_.group_by;
   o.metrics.max_series = options_.max_series;
@@ -376,7 +376,7 @@ std::optional<std::string> Session::setup_metrics() {
   o.textfile_interval_ns = options_.textfile_interval_ns;
   auto created = MetricsSink::create(std::move(o), render_.identity);
   if (!created)
-    return created.error();
+    return Error(created.error());
   metrics_ = created->get();
   sinks_.push_back(std::move(*created));
   if (options_.listen) {
@@ -388,7 +388,7 @@ std::optional<std::string> Session::setup_metrics() {
     else
       spdlog::info("metrics at http://{}/metrics", a.to_string());
   }
-  return std::nullopt;
+  return {};
 }
 
 // The key of the group a cgroup belongs to under --group-by; "" for none.
@@ -503,19 +503,19 @@ int Session::run() {
     sinks_.push_back(std::move(stream));
   }
   // Before loading: a busy port is reported before anything is attached.
-  if (auto err = setup_metrics()) {
-    spdlog::error("{}", *err);
+  if (auto metrics = setup_metrics(); !metrics) {
+    spdlog::error("{}", metrics.error());
     abandon_child();
     return 1;
   }
 
   auto created = Tracer::create(tracer_config(), [this](const void *d, size_t n) { on_record(d, n); });
-  if (auto *err = std::get_if<std::string>(&created)) {
-    spdlog::error("{}", *err);
+  if (!created) {
+    spdlog::error("{}", created.error());
     abandon_child();
     return 1;
   }
-  tracer_ = std::move(std::get<std::unique_ptr<Tracer>>(created));
+  tracer_ = std::move(*created);
   live_ = std::make_unique<LiveState>(*tracer_, aggregator_, [this](const void *d, size_t n) { aggregate(d, n); },
                                       LiveStateOptions{options_.pss_budget, options_.per_process});
   spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
@@ -523,8 +523,8 @@ int Session::run() {
   if (stream_)
     stream_->begin();
   started_at_ = boottime_ns();
-  if (auto err = tracer_->start()) {
-    spdlog::error("{}", *err);
+  if (auto started = tracer_->start(); !started) {
+    spdlog::error("{}", started.error());
     abandon_child();
     return 1;
   }

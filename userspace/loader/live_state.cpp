@@ -15,10 +15,10 @@ LiveState::LiveState(Tracer &tracer, Aggregator &aggregator, Tracer::RecordHandl
 
 void LiveState::refresh() {
   RefreshStats stats;
-  if (auto err = tracer_.refresh(feed_, &stats)) {
+  if (auto refreshed = tracer_.refresh(feed_, &stats); !refreshed) {
     // Live figures then lag as they did before refreshes existed; say so once.
     if (!warned_refresh_failed_)
-      spdlog::warn("{}: live figures are as of each process's last sample", *err);
+      spdlog::warn("{}: live figures are as of each process's last sample", refreshed.error());
     warned_refresh_failed_ = true;
     return;
   }

@@ -121,7 +121,7 @@ struct Tracer::Impl {
 
   // Opens the object and sets it up for this run; `oom` says which of the
   // OOM programs to load.
-  std::optional<std::string> open_object(OomSupport level) {
+  Result<void> open_object(OomSupport level) {
     // The CO-RE flavors a kernel lacks make libbpf look for them in module
     // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
     // fails the load without it). Naming the kernel's BTF as the target
@@ -134,63 +134,63 @@ struct Tracer::Impl {
       open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
     skel.reset(treetrace_bpf__open_opts(&open_opts));
     if (!skel)
-      return "cannot open the BPF object: " + errno_reason(errno);
+      return Error("cannot open the BPF object: " + errno_reason(errno));
     configure_rodata();
     if (int err = bpf_map__set_max_entries(skel->maps.events, config.ringbuf_bytes))
-      return "invalid ring buffer size: " + errno_reason(err);
+      return Error("invalid ring buffer size: " + errno_reason(err));
     if (int err = bpf_map__set_max_entries(skel->maps.procs, config.max_procs))
-      return "invalid process table size: " + errno_reason(err);
+      return Error("invalid process table size: " + errno_reason(err));
     // The iterators run only when asked to.
     bpf_program__set_autoattach(skel->progs.scan_tasks, false);
     bpf_program__set_autoattach(skel->progs.refresh_tasks, false);
     oom = level;
     bpf_program__set_autoload(skel->progs.handle_mark_victim, level == OomSupport::Full);
-    return std::nullopt;
+    return {};
   }
 
   // Runs one pass of the startup scan, draining the ring buffer between
   // read() chunks so a node with many processes cannot overflow it.
-  std::optional<std::string> run_scan_pass(uint32_t pass) {
+  Result<void> run_scan_pass(uint32_t pass) {
     skel->bss->scan_pass = pass;
     UniqueFd iter(bpf_iter_create(bpf_link__fd(scan_link.get())));
     if (iter.get() < 0)
-      return "cannot start the task scan: " + errno_reason(errno);
+      return Error("cannot start the task scan: " + errno_reason(errno));
     char chunk[4096];
     for (;;) {
       ssize_t n = read(iter.get(), chunk, sizeof chunk);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return "task scan failed: " + errno_reason(errno);
+        return Error("task scan failed: " + errno_reason(errno));
       ring_buffer__consume(ring.get());
       if (n == 0)
-        return std::nullopt;
+        return {};
     }
   }
 };
 
-std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerConfig &config, RecordHandler on_record) {
+Result<std::unique_ptr<Tracer>> Tracer::create(const TracerConfig &config, RecordHandler on_record) {
   libbpf_verbosity = config.libbpf_verbosity;
   libbpf_set_print(print_libbpf);
 
   std::unique_ptr<Tracer> tracer(new Tracer());
   tracer->features_ = probe_kernel_features();
   if (auto missing = missing_requirement(tracer->features_))
-    return *missing;
+    return Error(*missing);
 
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->on_record = std::move(on_record);
   impl->possible_cpus = libbpf_num_possible_cpus();
   if (impl->possible_cpus <= 0)
-    return "cannot read the number of possible CPUs";
+    return Error("cannot read the number of possible CPUs");
 
   const auto began = std::chrono::steady_clock::now();
   auto ms_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
-  if (auto err = impl->open_object(OomSupport::Full))
-    return *err;
+  if (auto opened = impl->open_object(OomSupport::Full); !opened)
+    return Error(opened.error());
   spdlog::debug("BPF object opened in {:.1f} ms", ms_since(began));
   const auto load_began = std::chrono::steady_clock::now();
   int err = treetrace_bpf__load(impl->skel.get());
@@ -200,8 +200,8 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   // since libbpf cannot load one twice; only such a kernel pays for it.
   if (err) {
     spdlog::debug("load with the OOM program failed: {}; trying without it", errno_reason(err));
-    if (auto open_err = impl->open_object(OomSupport::None))
-      return *open_err;
+    if (auto opened = impl->open_object(OomSupport::None); !opened)
+      return Error(opened.error());
     err = treetrace_bpf__load(impl->skel.get());
     if (!err)
       spdlog::warn("this kernel cannot trace oom:mark_victim: OOM kills will not be reported");
@@ -210,9 +210,9 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
     const bool rejected = err == -EACCES || err == -EINVAL;
     if (rejected)
       if (auto why = explain_rejection(tracer->features_))
-        return *why;
-    return (rejected ? "the kernel rejected the BPF programs: " : "cannot load the BPF programs: ") +
-           errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : "");
+        return Error(*why);
+    return Error((rejected ? "the kernel rejected the BPF programs: " : "cannot load the BPF programs: ") +
+           errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : ""));
   }
 
   spdlog::debug("BPF programs loaded in {:.1f} ms (kernel BTF, relocations, verifier)", ms_since(load_began));
@@ -220,12 +220,12 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
   for (uint32_t pid : config.pids) {
     uint8_t one = 1;
     if (bpf_map_update_elem(bpf_map__fd(impl->skel->maps.pid_filter), &pid, &one, BPF_ANY))
-      return "cannot add pid " + std::to_string(pid) + " to the filter: " + errno_reason(errno);
+      return Error("cannot add pid " + std::to_string(pid) + " to the filter: " + errno_reason(errno));
   }
 
   impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), Impl::on_ring_record, impl.get(), nullptr));
   if (!impl->ring)
-    return "cannot open the ring buffer: " + errno_reason(errno);
+    return Error("cannot open the ring buffer: " + errno_reason(errno));
 
   tracer->impl_ = std::move(impl);
   return tracer;
@@ -233,29 +233,29 @@ std::variant<std::unique_ptr<Tracer>, std::string> Tracer::create(const TracerCo
 
 Tracer::~Tracer() = default;
 
-std::optional<std::string> Tracer::start() {
+Result<void> Tracer::start() {
   Impl &m = *impl_;
   // Forks racing the scan must check ancestry themselves until pass 1 ends.
   m.skel->bss->startup_scan_pending = true;
   if (int err = treetrace_bpf__attach(m.skel.get()))
-    return "cannot attach the tracepoints: " + errno_reason(err);
+    return Error("cannot attach the tracepoints: " + errno_reason(err));
 
   m.scan_link.reset(bpf_program__attach_iter(m.skel->progs.scan_tasks, nullptr));
   if (!m.scan_link)
-    return "cannot create the task scan: " + errno_reason(errno);
-  if (auto err = m.run_scan_pass(1))
-    return err;
+    return Error("cannot create the task scan: " + errno_reason(errno));
+  if (auto scanned = m.run_scan_pass(1); !scanned)
+    return scanned;
   m.skel->bss->startup_scan_pending = false;
-  if (auto err = m.run_scan_pass(2))
-    return err;
+  if (auto scanned = m.run_scan_pass(2); !scanned)
+    return scanned;
   m.scan_link.reset();
   m.refresh_link.reset(bpf_program__attach_iter(m.skel->progs.refresh_tasks, nullptr));
   if (!m.refresh_link)
-    return "cannot create the live-state refresh: " + errno_reason(errno);
-  return std::nullopt;
+    return Error("cannot create the live-state refresh: " + errno_reason(errno));
+  return {};
 }
 
-std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
+Result<void> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
   Impl &m = *impl_;
   const auto began = std::chrono::steady_clock::now();
   // Fork and exit records waiting in the ring buffer go first, so rows
@@ -271,7 +271,7 @@ std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshS
   m.skel->bss->refresh_generation = ++m.refresh_generation;
   UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
   if (iter.get() < 0)
-    return "cannot start a live-state refresh: " + errno_reason(errno);
+    return Error("cannot start a live-state refresh: " + errno_reason(errno));
   // Rows are handed over as they are read, so memory stays at one chunk
   // however many processes there are; a row cut by a read() is completed
   // by the next.
@@ -280,7 +280,7 @@ std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshS
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return "live-state refresh failed: " + errno_reason(errno);
+      return Error("live-state refresh failed: " + errno_reason(errno));
     if (n == 0)
       break;
     const size_t have = carried + static_cast<size_t>(n);
@@ -293,14 +293,14 @@ std::optional<std::string> Tracer::refresh(const RecordHandler &on_row, RefreshS
     std::memmove(chunk, chunk + off, carried);
   }
   if (carried != 0)
-    return "live-state refresh ended inside a row";
+    return Error("live-state refresh ended inside a row");
   if (stats) {
     const auto now = std::chrono::steady_clock::now();
     stats->processes = rows;
     stats->total_us = std::chrono::duration<double, std::micro>(now - began).count();
     stats->iterate_us = std::chrono::duration<double, std::micro>(now - drained).count() - apply_us;
   }
-  return std::nullopt;
+  return {};
 }
 
 bool Tracer::reports_oom_kills() const { return impl_->oom != OomSupport::None; }

@@ -10,12 +10,12 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/model.h"
 #include "loader/kernel_features.h"
 #include "treetrace/events.h"
+#include "util/result.h"
 
 namespace treetrace {
 
@@ -68,15 +68,15 @@ class Tracer {
 public:
   using RecordHandler = std::function<void(const void *data, size_t size)>;
 
-  // Opens and loads; on failure returns a one-line reason.
-  static std::variant<std::unique_ptr<Tracer>, std::string> create(const TracerConfig &config, RecordHandler on_record);
+  // Opens and loads; on failure, a one-line reason.
+  static Result<std::unique_ptr<Tracer>> create(const TracerConfig &config, RecordHandler on_record);
   ~Tracer();
   Tracer(const Tracer &) = delete;
   Tracer &operator=(const Tracer &) = delete;
 
   // Attaches the tracepoints, then scans the tasks already running, so that
   // every process is seen either by the scan or by a tracepoint.
-  std::optional<std::string> start();
+  Result<void> start();
 
   // An fd that becomes readable when records are waiting.
   int ring_fd() const;
@@ -88,7 +88,7 @@ public:
   // counters and memory, synchronously, and hands each row (a
   // tt_sample_event of origin TT_SAMPLE_REFRESH) to `on_row`; waiting ring
   // buffer records go to the record callback first. Only after start().
-  std::optional<std::string> refresh(const RecordHandler &on_row, RefreshStats *stats = nullptr);
+  Result<void> refresh(const RecordHandler &on_row, RefreshStats *stats = nullptr);
   bool reports_oom_kills() const;
 
   KernelCounters counters() const;
