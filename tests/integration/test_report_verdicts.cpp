@@ -65,15 +65,19 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
     EXPECT_FALSE(judged[pid_of[k]]["leaking"].get<bool>()) << k << ": " << judged[pid_of[k]].dump();
 
   // Advice: two workers at half a core each, so about one core at the
-  // 90th percentile; ticks are 1 s apart and the machine is shared, so
-  // within 30%.
+  // 90th percentile. On a shared machine they may get less than they ask
+  // for, so the floor is what they really used: the tree's exact CPU (exit
+  // records, equal to wait4()) over the span the advice covers. A steady
+  // load's 90th percentile sits at its mean; ticks are 1 s apart, so
+  // within 10% below and 30% above.
   const json &a = g["advice"];
   ASSERT_TRUE(a.is_object());
   EXPECT_GT(a["samples"].get<int>(), 40);
   EXPECT_TRUE(a["low_confidence"].get<bool>()) << "50 s is well short of the minimum";
   const int cpu = a["cpu_request_millicores"].get<int>();
-  EXPECT_GE(cpu, 700);
-  EXPECT_LE(cpu, 1300);
+  const double used_millicores = g["cpu_ns"].get<double>() / 1e6 / a["duration_s"].get<double>();
+  EXPECT_GE(cpu, 0.9 * used_millicores) << "used " << used_millicores << "m on average";
+  EXPECT_LE(cpu, 1300) << "the workers ask for 1000m in all";
   EXPECT_TRUE(a["cpu_limit_millicores"].is_null());
   // Known floor at the end: leak 50 MiB + warmup 50 MiB + the workers' own
   // interpreters; the limit is the peak plus 15%, so at least 115 MiB.
@@ -113,6 +117,8 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   EXPECT_EQ((*live_last_snapshot)["limit_source"], "advice");
   EXPECT_TRUE((*live_last_snapshot)["seconds_to_limit"].is_number());
   EXPECT_TRUE((*live_final)["seconds_to_limit"].is_null());
+  EXPECT_TRUE((*live_final)["exited"].get<bool>());
+  EXPECT_FALSE((*live_last_snapshot)["exited"].get<bool>());
 
   RunResult text = run_treetrace({"report", file});
   ASSERT_EQ(text.exit_code, 0);

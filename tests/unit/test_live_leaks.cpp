@@ -128,6 +128,8 @@ TEST(LiveLeaks, ExitedProcessesAndGoneRowsAreForgotten) {
   ASSERT_EQ(rows[0].leaks.size(), 1u);
   EXPECT_EQ(rows[0].leaks[0].key, pool.leaker.key());
   EXPECT_FALSE(rows[0].leaks[0].seconds_to_limit) << "it holds nothing now";
+  EXPECT_TRUE(rows[0].leaks[0].exited);
+  EXPECT_EQ(rows[0].leaks[0].siblings, 2u) << "as the last snapshot compared it";
 
   rows.clear(); // the tree is gone from the snapshot: its ticks go too
   live.on_snapshot(rows, 65 * kSec);

@@ -28,6 +28,9 @@ struct LeakVerdict {
   // The group's other judged processes: their median rate, for comparison.
   size_t siblings = 0;
   std::optional<double> sibling_median_rate_bytes_per_s;
+  // It exited while leaking (a live run's final report): the verdict is the
+  // last one it had, and it has no time to a limit since it holds nothing.
+  bool exited = false;
 };
 
 // Calls f(name, value) for each field, in the order formats write them:
@@ -45,6 +48,7 @@ template <class F> void for_each_field(const LeakVerdict &v, F &&f) {
   f("limit_source", v.limit_source);
   f("siblings", v.siblings);
   f("sibling_median_rate_bytes_per_s", v.sibling_median_rate_bytes_per_s);
+  f("exited", v.exited);
 }
 
 } // namespace treetrace

@@ -13,18 +13,25 @@ LiveLeaks::LiveLeaks(GroupBy group_by, uint64_t start_ns, LiveLeaksConfig config
 
 void LiveLeaks::on_event(const Event &event, const Attribution &attribution) {
   if (const auto *exit = std::get_if<ExitEvent>(&event)) {
-    auto it = history_.processes().find(exit->hdr.proc);
-    if (it != history_.processes().end() && it->second.rss.size() >= config_.leak.min_samples) {
-      const ProcessHistory &p = it->second;
-      LeakJudgement j = judge_leak(p.key, p.comm, p.rss, p.key.start_ns, exit->hdr.ts_ns, config_.leak);
-      if (j.leaking) {
+    // The verdict the last snapshot gave it, not a new judgement: the
+    // samples taken while a process exits (its heap freed, its memory
+    // unmapped) are not its baseline, and would bend a fit made now.
+    auto p = history_.processes().find(exit->hdr.proc);
+    auto row = p != history_.processes().end() ? last_.find(p->second.group) : last_.end();
+    if (row != last_.end()) {
+      for (const LeakVerdict &v : row->second) {
+        if (v.key != exit->hdr.proc)
+          continue;
         if (exited_count_ >= config_.max_exited_verdicts) {
           exited_dropped_++;
-        } else {
-          std::vector<LeakVerdict> v = leak_verdicts({j}, std::nullopt, "", 0);
-          exited_[p.group].insert(exited_[p.group].end(), v.begin(), v.end());
-          exited_count_ += v.size();
+          break;
         }
+        LeakVerdict kept = v;
+        kept.seconds_to_limit.reset(); // it holds nothing now
+        kept.exited = true;
+        exited_[row->first].push_back(std::move(kept));
+        exited_count_++;
+        break;
       }
     }
   }

@@ -42,15 +42,16 @@ class LiveLeaks {
 public:
   LiveLeaks(GroupBy group_by, uint64_t start_ns, LiveLeaksConfig config = {});
 
-  // A process that exits is judged over its whole life, then forgotten;
-  // its verdict, if any, is kept for the final report.
+  // A process that exits is forgotten; the verdict the last snapshot gave
+  // it, if any, is kept for the final report.
   void on_event(const Event &event, const Attribution &attribution);
   // Adds the snapshot to the history, then sets each row's leaks: its live
   // processes' verdicts.
   void on_snapshot(std::vector<TreeReport> &rows, uint64_t now_ns);
   // The final report: the live processes' verdicts as the history stands
-  // (no tick is added), then those of the row's processes that leaked
-  // until they exited (without a time to the limit: they hold nothing now).
+  // (no tick is added), then those of the row's processes that were
+  // leaking at the last snapshot before they exited (without a time to
+  // the limit: they hold nothing now).
   void judge_final(std::vector<TreeReport> &rows, uint64_t now_ns);
 
   // Judgements put off because a snapshot's budget ran out, all told.

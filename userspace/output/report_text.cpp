@@ -75,7 +75,7 @@ LeakVerdictText leak_verdict_text(const LeakVerdict &v) {
   std::string siblings = v.siblings ? fmt::format("; {} siblings, median {}", v.siblings,
                                                    rate(v.sibling_median_rate_bytes_per_s.value_or(0)))
                                     : "; no siblings to compare";
-  text.consequence = "the group " + when + siblings;
+  text.consequence = v.exited ? "it exited while leaking" + siblings : "the group " + when + siblings;
   return text;
 }
 
