@@ -1229,3 +1229,90 @@ def micro(paths: dict, quick: bool) -> dict | None:
             if "items_per_second" in b and agg == "median":
                 res[name]["items_per_second"] = b["items_per_second"]
     return {"benchmarks": res, "context": data.get("context", {})}
+
+
+# ---- replay and the HTML report ----------------------------------------------------
+
+
+def _gen_recording(paths: dict, out: str, workers: int, duration_s: int) -> dict:
+    """Writes a synthetic recording with bench/report/gen_recording.cpp (a
+    prefork pool through RecorderSink, fixed seed); its JSON line."""
+    r = run([paths["gen_recording"], "-o", out, "--workers", str(workers), "--duration", str(duration_s)],
+            timeout=900)
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    info["path"] = out
+    return info
+
+
+def _timed_report(treetrace: str, recording: str, fmt: str, out: str, logdir: str) -> dict:
+    """One `treetrace report` run: wall time, CPU time and peak RSS of the process."""
+    cmd = [treetrace, "report", recording, "--format", fmt, "-o", out]
+    errlog = os.path.join(logdir, f"report-{fmt}.stderr")
+    with open(errlog, "w") as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        with open(errlog) as e:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {e.read()[-2000:]}")
+    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kib": ru.ru_maxrss}
+
+
+def _records_read(treetrace: str, recording: str) -> int:
+    """What `treetrace report` counts as records (meta.records of its JSON)."""
+    out = run([treetrace, "report", recording, "--format", "json"], timeout=600).stdout
+    return int(json.loads(out)["meta"]["records"])
+
+
+def report_replay(cfg: dict, paths: dict, logdir: str) -> dict:
+    """Replay speed of `treetrace report` and the cost of its HTML report,
+    on recordings written by bench/report/gen_recording (no BPF, no root
+    needed). Both runs of a round are made back to back, their order
+    rotated from round to round; the files are read once before, so every
+    timed run reads them from the page cache."""
+    tt = paths["treetrace"]
+    work = os.path.join(os.path.dirname(logdir), "report-data")
+    os.makedirs(work, exist_ok=True)
+    log(f"report: generating a {cfg['rp_hour_s']} s recording of {cfg['rp_hour_workers']} workers")
+    hour = _gen_recording(paths, os.path.join(work, "pool-hour.ttrec"), cfg["rp_hour_workers"], cfg["rp_hour_s"])
+    log(f"report: generating a {cfg['rp_big_s']} s recording of {cfg['rp_big_workers']} workers")
+    big = _gen_recording(paths, os.path.join(work, "pool-big.ttrec"), cfg["rp_big_workers"], cfg["rp_big_s"])
+    for rec in (hour, big):
+        rec["records_read"] = _records_read(tt, rec["path"])
+        if rec["records_read"] != rec["records"]:
+            raise RuntimeError(f"{rec['path']}: the generator wrote {rec['records']} records, "
+                               f"treetrace report read {rec['records_read']}")
+    html_out = os.path.join(work, "pool-hour.html")
+    jobs = {
+        "replay": lambda: _timed_report(tt, big["path"], "json", "/dev/null", logdir),
+        "html": lambda: _timed_report(tt, hour["path"], "html", html_out, logdir),
+    }
+    for job in jobs.values():  # warm-up: the page cache, and the first run's page faults
+        job()
+    runs: dict[str, list[dict]] = {k: [] for k in jobs}
+    load_before = _loadavg()
+    for r in range(cfg["rp_rounds"]):
+        for name in rotate(list(jobs), r):
+            runs[name].append(jobs[name]())
+    html_bytes = os.path.getsize(html_out)
+    rec_big = big["records"]
+    return {
+        "rounds": cfg["rp_rounds"], "load_before": load_before, "load_after": _loadavg(),
+        "hour": {k: v for k, v in hour.items() if k != "path"},
+        "big": {k: v for k, v in big.items() if k != "path"},
+        "replay": {
+            "records_per_s": Dist([rec_big / x["wall_s"] for x in runs["replay"]]).to_json(),
+            "records_per_cpu_s": Dist([rec_big / x["cpu_s"] for x in runs["replay"] if x["cpu_s"] > 0]).to_json(),
+            "wall_s": Dist([x["wall_s"] for x in runs["replay"]]).to_json(),
+            "cpu_s": Dist([x["cpu_s"] for x in runs["replay"]]).to_json(),
+            "maxrss_kib": max(x["maxrss_kib"] for x in runs["replay"]),
+        },
+        "html": {
+            "wall_s": Dist([x["wall_s"] for x in runs["html"]]).to_json(),
+            "cpu_s": Dist([x["cpu_s"] for x in runs["html"]]).to_json(),
+            "maxrss_kib": max(x["maxrss_kib"] for x in runs["html"]),
+            "bytes": html_bytes,
+        },
+    }

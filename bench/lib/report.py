@@ -154,6 +154,8 @@ def render(res: dict) -> str:
         _refresh(res, w)
     if "scrape" in res:
         _scrape(res, w)
+    if res.get("report"):
+        _report(res, w)
     if res.get("micro"):
         _micro(res, w)
     _reproduce(res, w)
@@ -298,6 +300,7 @@ def _targets(res, w):
                      yes_no(t.get("caught") == acc["n_spikes"] and (not nss or t.get("caught_short") == nss))))
     _refresh_targets(res, rows)
     _scrape_targets(res, rows)
+    _report_targets(res, rows)
     for r in rows:
         w(f"| {r[0]} | {r[1]} | {r[2]} |")
     w("")
@@ -466,6 +469,7 @@ def _why_not(res, w):
                 "(CPU at the last switch-out, so they include the exit path). See the error distribution in §5.")
     _refresh_why(res, notes)
     _scrape_why(res, notes)
+    _report_why(res, notes)
     sdr = (res.get("slowdown") or {}).get("ratios", {}).get("treetrace", {})
     for wl, what in (("pipe", "`perf bench sched pipe`"), ("storm", "the fork+exec storm")):
         d = sdr.get(wl)
@@ -1059,6 +1063,98 @@ def _scrape(res, w):
           f"groups, and the exposition by {size:,.0f} bytes per group.")
         w("")
 
+# ---- 8. replay and the HTML report ---------------------------------------------
+
+REPLAY_TARGET = 1e6       # records per second
+HTML_TARGET_S = 5.0       # seconds for one hour of a 50-process pool
+HTML_TARGET_BYTES = 2e6   # 2 MB of HTML for the same
+
+
+def _rec_desc(x: dict) -> str:
+    return (f"{x['workers']} workers × {x['duration_s'] / 3600:g} h, {x['records']:,} records, "
+            f"{x['bytes'] / 2**20:.1f} MiB ({x['bytes'] / x['records']:.1f} bytes per record)")
+
+
+def _report_targets(res, rows):
+    rp = res.get("report")
+    if not rp:
+        return
+    full = res.get("mode") == "full"
+    rate, h, hour = rp["replay"]["records_per_s"], rp["html"], rp["hour"]
+    rows.append((f"`treetrace report` replays ≥ {REPLAY_TARGET / 1e6:g} M records/s",
+                 f"{spread(rate, 2, ' M/s', 1e-6)} over {rp['rounds']} runs "
+                 f"(per CPU-second {spread(rp['replay']['records_per_cpu_s'], 2, ' M', 1e-6)}); {_rec_desc(rp['big'])}",
+                 judge(rate, REPLAY_TARGET, True) if full else "not judged (quick run)"))
+    rows.append((f"HTML report of 1 h × 50 processes at 1 s ≤ {HTML_TARGET_S:g} s",
+                 f"{spread(h['wall_s'], 2, ' s')} over {rp['rounds']} runs; {_rec_desc(hour)}",
+                 judge(h["wall_s"], HTML_TARGET_S, False) if full else "not judged (quick run)"))
+    rows.append((f"… and its HTML ≤ {HTML_TARGET_BYTES / 1e6:g} MB",
+                 f"{h['bytes']:,} bytes ({h['bytes'] / 1e6:.2f} MB)",
+                 yes_no(h["bytes"] <= HTML_TARGET_BYTES) if full else "not judged (quick run)"))
+
+
+def _report_why(res, notes):
+    rp = res.get("report")
+    if not rp or res.get("mode") != "full":
+        return
+    rate = rp["replay"]["records_per_s"]
+    if judge(rate, REPLAY_TARGET, True) != "**reached**" and rate.get("median") is not None:
+        notes.append(
+            f"**Replay at {rate['median'] / 1e6:.2f} M records/s (slowest run {rate['min'] / 1e6:.2f} M/s).** "
+            f"The figure is wall time of the whole command: reading the file, zstd, decoding each record against "
+            f"the previous one of its pid, the aggregator, the history of every tick and the report; per "
+            f"CPU-second it is {spread(rp['replay']['records_per_cpu_s'], 2, ' M', 1e-6)}, so what the spread adds "
+            f"is the shared machine (load average {rp['load_before']} at the start of the phase).")
+    h = rp["html"]
+    if judge(h["wall_s"], HTML_TARGET_S, False) != "**reached**" and h["wall_s"].get("median") is not None:
+        notes.append(f"**HTML report in {h['wall_s']['median']:.2f} s (slowest {h['wall_s']['max']:.2f} s).** "
+                     "The time covers the replay of the hour as well as building and writing the HTML.")
+    if h["bytes"] > HTML_TARGET_BYTES:
+        notes.append(f"**HTML of {h['bytes'] / 1e6:.2f} MB.** Above the {HTML_TARGET_BYTES / 1e6:g} MB target.")
+
+
+def _report(res, w):
+    rp = res["report"]
+    hour, big, rep, h = rp["hour"], rp["big"], rp["replay"], rp["html"]
+    w("## 8. Replay and the HTML report")
+    w("")
+    w("How fast `treetrace report FILE` replays a recording, and what its HTML report of an hour costs. The "
+      "recordings are written by bench/report/gen_recording.cpp (fixed seed, so every run replays the same "
+      "bytes) through RecorderSink, the writer `treetrace record` uses, driven as a live session drives it: the "
+      "description, the startup scan (init, the pool's master and its workers, each cgroup's path), then every "
+      "second one rate-limited switch sample per worker (RSS flat for most, one worker leaking about 340 MiB an "
+      "hour, every tenth spiking by 400 MiB for 10 s every 5 minutes), the churn (every 5 s or so the master forks "
+      "a child that execs bcftools, runs 0.3 to 4 s and exits), the refresh rows of every live process, the tick "
+      "with each row's PSS, one zstd frame; at the end the final refresh, loss counters, final tick and end item. "
+      "Records are what the report counts as such (`meta.records`: every event item, refresh rows included); "
+      "the phase checks that the reader counts as many as the generator wrote.")
+    w("")
+    w(f"- Replay: `treetrace report FILE --format json -o /dev/null` on {_rec_desc(big)}. Wall time of the whole "
+      "process: reading the file, zstd, decoding, the aggregator, the history of every tick, building and "
+      "rendering the report (nothing subtracted; the file is in the page cache, read once before the timed "
+      "runs). CPU time is the process's user + system time (getrusage).")
+    w(f"- HTML: `treetrace report FILE --format html -o pool-hour.html` on {_rec_desc(hour)}; the same "
+      "measurement, which includes the replay of that hour.")
+    w(f"- {rp['rounds']} rounds, the two runs of a round back to back in rotated order; median [min–max] over "
+      f"the rounds. Load average at the start and the end of the phase: {rp['load_before']} / {rp['load_after']}.")
+    w("")
+    w("| Run | Records | Wall time | CPU time | Records per second (wall) | Records per CPU-second | Peak RSS | Output |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    w(f"| replay, JSON | {big['records']:,} | {spread(rep['wall_s'], 2, ' s')} | {spread(rep['cpu_s'], 2, ' s')} | "
+      f"{spread(rep['records_per_s'], 2, ' M', 1e-6)} | {spread(rep['records_per_cpu_s'], 2, ' M', 1e-6)} | "
+      f"{mib(rep['maxrss_kib'])} | (discarded) |")
+    hr = {k: [hour["records"] / v for v in h["wall_s"]["values"]] for k in ("wall",)}
+    rate_h = {"values": hr["wall"], "median": _med(hr["wall"]), "min": min(hr["wall"]), "max": max(hr["wall"])}
+    w(f"| HTML, 1 h × {hour['workers']} | {hour['records']:,} | {spread(h['wall_s'], 2, ' s')} | "
+      f"{spread(h['cpu_s'], 2, ' s')} | {spread(rate_h, 2, ' M', 1e-6)} | n/a | {mib(h['maxrss_kib'])} | "
+      f"{h['bytes']:,} bytes |")
+    w("")
+    w("The generator alone (bench/report/gen_recording, which also runs an aggregator for the ticks' rows): "
+      f"{hour['generate_s']:.2f} s for the hour of {hour['workers']} workers, {big['generate_s']:.2f} s for "
+      f"{big['workers']} workers.")
+    w("")
+
+
 def _micro(res, w):
     mb = res["micro"]["benchmarks"]
     w("## Micro-benchmarks (Google Benchmark, bench/micro)")
@@ -1086,6 +1182,10 @@ def _reproduce(res, w):
     w("sudo bench/run --quick    # smoke run in under 3 minutes, writes build-bench/bench/benchmarks-quick.md")
     w("```")
     w("")
+    if "report" not in res.get("phases_run", []):
+        w("Replay speed and the HTML report (§8) are published in docs/benchmarks-report.md, from "
+          "`sudo bench/run --phases report --no-install --output docs/benchmarks-report.md`.")
+        w("")
     w("bench/run installs what it needs with apt-get (bpftrace, libbpf-tools, python3-psutil, sysstat, "
       "linux-perf, and the build dependencies), mounts tracefs at /sys/kernel/tracing if it is not mounted, "
       "builds treetrace into build-bench/ (Release), the floor program (bench/floor), the workloads "

@@ -58,7 +58,7 @@ def _newer(target: str, *sources: str) -> bool:
     return all(os.path.getmtime(s) <= t for s in sources)
 
 
-def build(root: str, build_dir: str, want_micro: bool) -> dict[str, str]:
+def build(root: str, build_dir: str, want_micro: bool, want_report: bool = False) -> dict[str, str]:
     paths: dict[str, str] = {}
     out = os.path.join(build_dir, "bench")
     os.makedirs(out, exist_ok=True)
@@ -66,8 +66,11 @@ def build(root: str, build_dir: str, want_micro: bool) -> dict[str, str]:
     cmake_args = ["cmake", "-S", root, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DTREETRACE_TESTS=OFF"]
     micro_dir = os.path.join(root, "bench", "micro", "CMakeLists.txt")
     micro = want_micro and os.path.exists(micro_dir)
+    # The recording generator of the report phase needs no Google Benchmark.
+    cmake_args.append(f"-DTREETRACE_BENCH_REPORT={'ON' if want_report else 'OFF'}")
     cmake_args.append(f"-DTREETRACE_BENCH={'ON' if micro else 'OFF'}")
-    targets = ["treetrace"] + (["treetrace_micro"] if micro else [])
+    report_targets = ["treetrace_gen_recording"] if want_report else []
+    targets = ["treetrace"] + (["treetrace_micro"] if micro else []) + report_targets
     last_err = ""
     for attempt in range(3):
         # Others may be editing the tree: a failed build is retried a little later.
@@ -81,13 +84,15 @@ def build(root: str, build_dir: str, want_micro: bool) -> dict[str, str]:
             log("micro-benchmarks do not build; going on without them")
             micro = False
             cmake_args[-1] = "-DTREETRACE_BENCH=OFF"
-            targets = ["treetrace"]
+            targets = ["treetrace"] + report_targets
             continue
         log(f"build failed (attempt {attempt + 1}), retrying in 30 s")
         time.sleep(30)
     else:
         raise RuntimeError("cannot build treetrace:\n" + last_err)
     paths["treetrace"] = os.path.join(build_dir, "treetrace")
+    if want_report:
+        paths["gen_recording"] = os.path.join(build_dir, "bench", "report", "treetrace_gen_recording")
     if micro:
         for cand in (os.path.join(build_dir, "bench", "micro", "treetrace_micro"),
                      os.path.join(build_dir, "treetrace_micro")):
