@@ -3,20 +3,29 @@
 // interval snapshot, the final report, an exporter) asks here, and gets
 // figures that are current at that moment: the kernel side is refreshed
 // first (Tracer::refresh), then PSS is read, then the reports are built.
+// Group rows that are cgroups also get their memory cgroup's figures
+// (measure_memcg, util/memcg.h).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/aggregator.h"
 #include "loader/tracer.h"
+#include "util/memcg.h"
 
 namespace treetrace {
 
 struct LiveStateOptions {
   uint32_t pss_budget = 2048; // smaps_rollup reads per refresh
   bool with_processes = false; // per-process reports inside each tree
+  // Group rows whose memory cgroup is read per refresh (a /proc/PID/cgroup
+  // read of a few members and three cgroup files each); the rest report
+  // none that time.
+  uint32_t memcg_row_budget = 1024;
 };
 
 class LiveState {
@@ -34,9 +43,11 @@ public:
   // PSS of the last reading: reading every smaps_rollup costs more than the
   // rest of a collection (70 ms at 1000 groups), so it is done after the
   // collection is published (refresh_pss_if_older), not while a scrape
-  // waits. Rows carry their processes when asked.
+  // waits. Memory cgroup figures likewise: those of the last reading.
+  // Rows carry their processes when asked.
   std::vector<TreeReport> rows_for_sinks(uint64_t now_ns, bool with_processes);
-  // Reads PSS again unless the last reading is younger than max_age_ns.
+  // Reads PSS (and memory cgroup figures) again unless the last reading is
+  // younger than max_age_ns.
   void refresh_pss_if_older(uint64_t now_ns, uint64_t max_age_ns);
 
   // Scrapes come as often as every second: PSS is read at most every 5 s.
@@ -48,6 +59,10 @@ public:
 private:
   void refresh();
   void measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns);
+  // Fills memcg_* of rows that are cgroups (--group-by cgroup, container,
+  // pod, unit) and have live members; others keep nullopt.
+  void measure_memcg(std::vector<TreeReport> &rows);
+  std::optional<std::string> memcg_path_of(const TreeReport &row, MemcgGroupKind kind, bool v1);
 
   Tracer &tracer_;
   Aggregator &aggregator_;
@@ -58,6 +73,15 @@ private:
   bool warned_pss_denied_ = false;
   bool warned_refresh_failed_ = false;
   uint64_t pss_read_at_ns_ = 0; // 0: never
+  bool memcg_located_ = false;
+  std::optional<MemcgHierarchy> memcg_hierarchy_; // nullopt: no memory controller
+  uint64_t page_size_ = 4096;
+  bool memcg_read_ = false;
+  std::unordered_map<std::string, MemcgFigures> memcg_last_; // by group key, for rows_for_sinks
+  uint64_t memcg_rows_skipped_ = 0; // over memcg_row_budget, ever
+  bool warned_memcg_budget_ = false;
+  bool warned_memcg_unreadable_ = false;
+  bool noted_memcg_absent_ = false;
 };
 
 } // namespace treetrace
