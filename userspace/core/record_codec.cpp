@@ -8,6 +8,7 @@
 #include "core/record_codec.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -346,6 +347,9 @@ struct DeltaTable {
     std::vector<std::string> strs;
   };
   std::unordered_map<uint64_t, Previous> by_key;
+  // The decoder's working copy of one record's values, kept so that
+  // decoding a record allocates nothing once these have grown.
+  Previous scratch;
 
   static uint64_t key(uint32_t pid, EventKind kind) { return (static_cast<uint64_t>(pid) << 3) | static_cast<uint8_t>(kind); }
   // The previous values of this pid and kind, created empty (zeros) when new.
@@ -499,6 +503,25 @@ std::optional<uint64_t> get_optional(Cursor &c) {
   return c.varint();
 }
 
+// How many numbers and strings each kind's field list has: fixed by
+// visit_body, so counted once.
+struct Shape {
+  size_t nums = 0, strs = 0;
+};
+const Shape &shape_of(EventKind kind) {
+  static const std::array<Shape, kEventKinds.size()> shapes = [] {
+    std::array<Shape, kEventKinds.size()> out{};
+    for (EventKind k : kEventKinds) {
+      Event blank = blank_event(k);
+      Flatten flat;
+      visit_event(blank, flat);
+      out[static_cast<size_t>(k)] = {flat.nums.size(), flat.strs.size()};
+    }
+    return out;
+  }();
+  return shapes[static_cast<size_t>(kind)];
+}
+
 Result<RecordingItem> decode_event(Cursor &c, DeltaTable &deltas, uint64_t &last_ts) {
   const uint8_t raw_kind = c.byte();
   if (!c.ok() || raw_kind >= kEventKinds.size())
@@ -508,26 +531,34 @@ Result<RecordingItem> decode_event(Cursor &c, DeltaTable &deltas, uint64_t &last
   const uint64_t pid = c.varint();
   if (!c.ok() || pid > std::numeric_limits<uint32_t>::max())
     return Error("malformed record header");
-  Event event = blank_event(kind);
-  Flatten shape; // how many numbers and strings this kind has
-  visit_event(event, shape);
-  if (shape.nums.size() > 64 || shape.strs.size() > 64)
+  // Built in place in the item it is returned as: an event is a few
+  // hundred bytes, and moving it costs more than decoding it.
+  RecordingItem item(std::in_place_type<Event>, blank_event(kind));
+  Event &event = std::get<Event>(item);
+  const Shape &shape = shape_of(kind);
+  if (shape.nums > 64 || shape.strs > 64)
     return Error("record kind with too many fields"); // not reached: the lists are short
-  DeltaTable::Previous &prev = deltas.previous(static_cast<uint32_t>(pid), kind, shape.nums.size(), shape.strs.size());
+  DeltaTable::Previous &prev = deltas.previous(static_cast<uint32_t>(pid), kind, shape.nums, shape.strs);
   const uint64_t mask = c.varint();
-  if (shape.nums.size() < 64 && (mask >> shape.nums.size()))
+  if (shape.nums < 64 && (mask >> shape.nums))
     return Error("record changes fields it does not have");
-  std::vector<uint64_t> nums = prev.nums;
+  // The new values are built in the scratch copy and swapped in only when
+  // the record is good, so a bad record leaves the state as it was.
+  std::vector<uint64_t> &nums = deltas.scratch.nums;
+  nums.assign(prev.nums.begin(), prev.nums.end());
   for (size_t i = 0; i < nums.size(); ++i)
     if (mask & (uint64_t{1} << i))
       nums[i] = prev.nums[i] + static_cast<uint64_t>(unzigzag(c.varint()));
   const uint64_t smask = c.varint();
-  if (shape.strs.size() < 64 && (smask >> shape.strs.size()))
+  if (shape.strs < 64 && (smask >> shape.strs))
     return Error("record changes strings it does not have");
-  std::vector<std::string> strs = prev.strs;
+  std::vector<std::string> &strs = deltas.scratch.strs;
+  strs.resize(prev.strs.size());
   for (size_t i = 0; i < strs.size(); ++i)
     if (smask & (uint64_t{1} << i))
       strs[i] = c.string(kMaxArgvBytes);
+    else
+      strs[i] = prev.strs[i];
   if (!c.ok() || !c.at_end())
     return Error("malformed record");
   Restore restore{nums, strs};
@@ -538,11 +569,11 @@ Result<RecordingItem> decode_event(Cursor &c, DeltaTable &deltas, uint64_t &last
   h.ts_ns = ts;
   h.proc.pid = static_cast<uint32_t>(pid);
   last_ts = ts;
-  prev.nums = std::move(nums);
-  prev.strs = std::move(strs);
+  prev.nums.swap(nums);
+  prev.strs.swap(strs);
   if (kind == EventKind::Exit)
     deltas.forget(static_cast<uint32_t>(pid));
-  return RecordingItem(std::move(event));
+  return item;
 }
 
 } // namespace
