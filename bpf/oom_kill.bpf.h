@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * treetrace's OOM-kill record (oom:mark_victim). Included once, at the end of treetrace.bpf.c, whose maps and helpers
- * it uses; not a header of its own.
+ * treetrace's OOM-kill record (oom:mark_victim). Included once, at the end of treetrace.bpf.c,
+ * whose maps and helpers it uses; not a header of its own.
  */
 #ifndef TREETRACE_OOM_KILL_BPF_H
 #define TREETRACE_OOM_KILL_BPF_H
@@ -39,7 +39,8 @@ static __always_inline void find_oom_memcg(struct task_struct *victim, struct tt
 	bpf_core_read(&css, sizeof(css), &victim->cgroups->subsys[memory_id & 15]);
 	for (int depth = 0; depth < TT_MAX_MEMCG_DEPTH && css; depth++) {
 		/* css is the first member of struct mem_cgroup. */
-		struct mem_cgroup *memcg = (void *)css - bpf_core_field_offset(struct mem_cgroup, css);
+		struct mem_cgroup *memcg =
+			(void *)css - bpf_core_field_offset(struct mem_cgroup, css);
 		__u64 limit = BPF_CORE_READ(memcg, memory.max);
 		__u64 usage = BPF_CORE_READ(memcg, memory.usage.counter);
 

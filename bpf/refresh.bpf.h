@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * treetrace's live-state refresh (an iter/task program). Included once, at the end of treetrace.bpf.c, whose maps and helpers
- * it uses; not a header of its own.
+ * treetrace's live-state refresh (an iter/task program). Included once, at the end of
+ * treetrace.bpf.c, whose maps and helpers it uses; not a header of its own.
  */
 #ifndef TREETRACE_REFRESH_BPF_H
 #define TREETRACE_REFRESH_BPF_H
@@ -16,7 +16,8 @@
  * is left as the host pid: the rows only update the aggregator and are
  * never printed.
  */
-static __always_inline void fill_refresh_header(struct tt_event_header *h, struct task_struct *t, __u64 now)
+static __always_inline void fill_refresh_header(struct tt_event_header *h, struct task_struct *t,
+						__u64 now)
 {
 	struct task_struct *leader = t->group_leader;
 

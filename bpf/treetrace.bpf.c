@@ -82,7 +82,7 @@ struct thread_credit {
 
 struct task_state {
 	struct thread_credit credited;
-	__u64 folded_at_clock;     /* se.exec_start at the last fold; 0: fold at once */
+	__u64 folded_at_clock; /* se.exec_start at the last fold; 0: fold at once */
 	__u32 flags;
 	__u32 pad;
 	char comm[TT_COMM_LEN]; /* comm at the last fork/exec, for exec's old_comm */
@@ -222,8 +222,8 @@ static __always_inline __u32 ns_tgid(struct task_struct *t)
 	return nr;
 }
 
-static __always_inline void fill_header(struct tt_event_header *h, __u32 kind, struct task_struct *t,
-					__u64 now)
+static __always_inline void fill_header(struct tt_event_header *h, __u32 kind,
+					struct task_struct *t, __u64 now)
 {
 	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
 
@@ -486,19 +486,22 @@ static __always_inline void raise_sampled_peak(struct proc_state *ps, __u64 page
  * freed again before this fold: folds need not see it happen. The
  * exchange gives a rise to one fold only.
  */
-static __always_inline void integrate_rss_pages(struct proc_state *ps, __u64 rss_pages, __u64 hiwater, __u64 now)
+static __always_inline void integrate_rss_pages(struct proc_state *ps, __u64 rss_pages,
+						__u64 hiwater, __u64 now)
 {
 	__u64 last = __sync_lock_test_and_set(&ps->rss_last_ts_ns, now);
 	__u64 prev_pages = ps->rss_last_pages;
 
 	ps->rss_last_pages = rss_pages;
 	raise_sampled_peak(ps, rss_pages);
-	if (hiwater > ps->hiwater_seen_pages && hiwater > __sync_lock_test_and_set(&ps->hiwater_seen_pages, hiwater))
+	if (hiwater > ps->hiwater_seen_pages &&
+	    hiwater > __sync_lock_test_and_set(&ps->hiwater_seen_pages, hiwater))
 		raise_sampled_peak(ps, hiwater);
 	if (last && now > last) {
 		__u64 dt_us = (now - last) / 1000;
 
-		__sync_fetch_and_add(&ps->rss_integral_kib_us, prev_pages * (page_size / 1024) * dt_us);
+		__sync_fetch_and_add(&ps->rss_integral_kib_us,
+				     prev_pages * (page_size / 1024) * dt_us);
 		__sync_fetch_and_add(&ps->rss_integral_span_us, dt_us);
 	}
 }
@@ -517,11 +520,13 @@ static __always_inline struct proc_state *proc_of(struct task_struct *t)
 	return bpf_map_lookup_elem(&procs, &key);
 }
 
-static __always_inline struct proc_state *create_proc(struct task_struct *t, struct proc_state *init)
+static __always_inline struct proc_state *create_proc(struct task_struct *t,
+						      struct proc_state *init)
 {
 	struct proc_key key = key_of(t);
 
-	if (bpf_map_update_elem(&procs, &key, init, BPF_NOEXIST) && !bpf_map_lookup_elem(&procs, &key)) {
+	if (bpf_map_update_elem(&procs, &key, init, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&procs, &key)) {
 		count(TT_CNT_PROC_TABLE_FULL);
 		return NULL;
 	}
@@ -530,7 +535,8 @@ static __always_inline struct proc_state *create_proc(struct task_struct *t, str
 
 static __always_inline struct task_state *mark_traced(struct task_struct *t, __u64 runtime_credited)
 {
-	struct task_state *ts = bpf_task_storage_get(&task_states, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_state *ts =
+		bpf_task_storage_get(&task_states, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (!ts) {
 		count(TT_CNT_TASK_STORAGE_FAIL);
@@ -551,11 +557,13 @@ static __always_inline struct task_state *mark_traced(struct task_struct *t, __u
  * came in between. The RSS integral is consumed by every row, refresh
  * rows included: userspace adds them all up.
  */
-static __always_inline void fill_counters(struct tt_proc_counters *c, struct proc_state *ps, bool keep_peak)
+static __always_inline void fill_counters(struct tt_proc_counters *c, struct proc_state *ps,
+					  bool keep_peak)
 {
 	c->cpu_ns = ps->cpu_ns;
-	c->rss_peak_sampled_bytes = pages_to_bytes(keep_peak ? ps->rss_peak_sampled_pages
-							     : __sync_lock_test_and_set(&ps->rss_peak_sampled_pages, 0));
+	c->rss_peak_sampled_bytes = pages_to_bytes(
+		keep_peak ? ps->rss_peak_sampled_pages
+			  : __sync_lock_test_and_set(&ps->rss_peak_sampled_pages, 0));
 	c->rss_integral_kib_us = __sync_lock_test_and_set(&ps->rss_integral_kib_us, 0);
 	c->rss_integral_span_us = __sync_lock_test_and_set(&ps->rss_integral_span_us, 0);
 }
@@ -577,8 +585,8 @@ static __always_inline void fill_live_memory(struct tt_proc_counters *c, struct 
 }
 
 /* A sample's counters; the caller fills its header. */
-static __always_inline void fill_sample_body(struct tt_sample_event *e, struct task_struct *t, struct proc_state *ps,
-					     __u32 origin)
+static __always_inline void fill_sample_body(struct tt_sample_event *e, struct task_struct *t,
+					     struct proc_state *ps, __u32 origin)
 {
 	struct mm_struct *mm;
 
@@ -634,7 +642,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			return 0;
 		if (!trace_kernel_threads && is_kernel_thread(child))
 			return 0;
-		if (startup_scan_pending ? !self_or_ancestor_matches(child) : !matches_filters(child))
+		if (startup_scan_pending ? !self_or_ancestor_matches(child)
+					 : !matches_filters(child))
 			return 0;
 	}
 
@@ -649,7 +658,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	 * process is described whole by its exit record, and a fork storm
 	 * should cost three records per process, not four.
 	 */
-	struct proc_state init = { .last_sample_ns = now };
+	struct proc_state init = {.last_sample_ns = now};
 	struct proc_state *ps = create_proc(child, &init);
 	struct mm_struct *mm = child->mm;
 
@@ -679,7 +688,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	if (!ts) {
 		/* A new command name may match --comm; de_thread() left one thread. */
-		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(p)) || !matches_filters(p))
+		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(p)) ||
+		    !matches_filters(p))
 			return 0;
 		ts = mark_traced(p, p->se.sum_exec_runtime);
 		if (!ts)
@@ -846,7 +856,8 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 }
 
 /* Scheduler CPU: at every fold, on the switch path too. True if it grew. */
-static __always_inline bool credit_runtime(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+static __always_inline bool credit_runtime(struct task_struct *t, struct task_state *ts,
+					   struct proc_state *ps)
 {
 	return credit(&ts->credited.runtime_ns, t->se.sum_exec_runtime, &ps->cpu_ns);
 }
@@ -855,7 +866,8 @@ static __always_inline bool credit_runtime(struct task_struct *t, struct task_st
  * The rest of a thread's counters: at its end and in a refresh, never on
  * the switch path, where they would cost every fold six more atomics.
  */
-static __always_inline bool credit_thread_counters(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+static __always_inline bool credit_thread_counters(struct task_struct *t, struct task_state *ts,
+						   struct proc_state *ps)
 {
 	bool grew = credit(&ts->credited.utime, t->utime, &ps->utime_ns);
 
@@ -868,8 +880,8 @@ static __always_inline bool credit_thread_counters(struct task_struct *t, struct
 }
 
 /* The thread will never run again: fold its counters into the process. */
-static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts, struct proc_state *ps,
-					  __u64 now)
+static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts,
+					  struct proc_state *ps, __u64 now)
 {
 	credit_thread_counters(t, ts, ps);
 
@@ -889,9 +901,9 @@ static __always_inline void finish_thread(struct task_struct *t, struct task_sta
 
 /* ---- sched_switch ---------------------------------------------------------- */
 
-#define STORAGE_SLOT(i)                     \
-	case i:                             \
-		sdata = storage->cache[i];  \
+#define STORAGE_SLOT(i)                                                                            \
+	case i:                                                                                    \
+		sdata = storage->cache[i];                                                         \
 		break
 
 /*
@@ -911,10 +923,22 @@ static __always_inline const struct task_state *peek_task_state(struct bpf_local
 	struct bpf_local_storage_data *sdata = NULL;
 
 	switch (smap->cache_idx) {
-		STORAGE_SLOT(0); STORAGE_SLOT(1); STORAGE_SLOT(2); STORAGE_SLOT(3);
-		STORAGE_SLOT(4); STORAGE_SLOT(5); STORAGE_SLOT(6); STORAGE_SLOT(7);
-		STORAGE_SLOT(8); STORAGE_SLOT(9); STORAGE_SLOT(10); STORAGE_SLOT(11);
-		STORAGE_SLOT(12); STORAGE_SLOT(13); STORAGE_SLOT(14); STORAGE_SLOT(15);
+		STORAGE_SLOT(0);
+		STORAGE_SLOT(1);
+		STORAGE_SLOT(2);
+		STORAGE_SLOT(3);
+		STORAGE_SLOT(4);
+		STORAGE_SLOT(5);
+		STORAGE_SLOT(6);
+		STORAGE_SLOT(7);
+		STORAGE_SLOT(8);
+		STORAGE_SLOT(9);
+		STORAGE_SLOT(10);
+		STORAGE_SLOT(11);
+		STORAGE_SLOT(12);
+		STORAGE_SLOT(13);
+		STORAGE_SLOT(14);
+		STORAGE_SLOT(15);
 	}
 	if (!sdata || sdata->smap != smap)
 		return NULL;

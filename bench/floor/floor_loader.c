@@ -19,7 +19,11 @@
 
 static volatile sig_atomic_t stop;
 
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int drop_record(void *ctx, void *data, size_t size)
 {
@@ -60,12 +64,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "load %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		if (!bpf_program__autoload(prog))
 			continue;
 		struct bpf_link *l = bpf_program__attach(prog);
 		if (!l) {
-			fprintf(stderr, "attach %s: %s\n", bpf_program__name(prog), strerror(errno));
+			fprintf(stderr, "attach %s: %s\n", bpf_program__name(prog),
+				strerror(errno));
 			return 1;
 		}
 		if (nlinks < 16)
@@ -73,7 +79,8 @@ int main(int argc, char **argv)
 	}
 	struct ring_buffer *rb = NULL;
 	struct bpf_map *map;
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
 			continue;
 		if (!rb)
@@ -85,8 +92,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	printf("ready\n");
 	fflush(stdout);
-	struct pollfd pfd[2] = { { .fd = 0, .events = POLLIN },
-				 { .fd = rb ? ring_buffer__epoll_fd(rb) : -1, .events = POLLIN } };
+	struct pollfd pfd[2] = {{.fd = 0, .events = POLLIN},
+				{.fd = rb ? ring_buffer__epoll_fd(rb) : -1, .events = POLLIN}};
 	while (!stop) {
 		int n = poll(pfd, rb ? 2 : 1, 200);
 		if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP))) {

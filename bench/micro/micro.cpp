@@ -19,8 +19,8 @@
 #include "core/decode.h"
 #include "output/output_queue.h"
 #include "output/render.h"
-#include "util/cgroup_identity.h"
 #include "treetrace/events.h"
+#include "util/cgroup_identity.h"
 #include "util/json_writer.h"
 
 namespace treetrace {
@@ -51,9 +51,19 @@ tt_exec_event raw_exec(uint32_t pid, uint64_t start_ns) {
   put(e.old_comm, "g++");
   e.exec_tid = pid;
   put(e.filename, "/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus");
-  static const char *argv[] = {"/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus", "-quiet", "-I", "/work/main/userspace",
-                               "-D_GNU_SOURCE", "aggregator.cpp", "-quiet", "-dumpdir", "CMakeFiles/x.dir/",
-                               "-O2", "-std=gnu++20", "-o", "/tmp/ccZj8la5.s"};
+  static const char *argv[] = {"/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus",
+                               "-quiet",
+                               "-I",
+                               "/work/main/userspace",
+                               "-D_GNU_SOURCE",
+                               "aggregator.cpp",
+                               "-quiet",
+                               "-dumpdir",
+                               "CMakeFiles/x.dir/",
+                               "-O2",
+                               "-std=gnu++20",
+                               "-o",
+                               "/tmp/ccZj8la5.s"};
   size_t off = 0;
   for (const char *a : argv) {
     size_t n = std::strlen(a) + 1;

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 		x ^= x << 17;
 	}
 	const double elapsed = now_s() - start;
-	printf("{\"rounds\":%llu,\"seconds\":%.6f,\"sink\":%llu}\n", (unsigned long long)(millions * 1000000ull),
-	       elapsed, (unsigned long long)(x & 1));
+	printf("{\"rounds\":%llu,\"seconds\":%.6f,\"sink\":%llu}\n",
+	       (unsigned long long)(millions * 1000000ull), elapsed, (unsigned long long)(x & 1));
 	return 0;
 }

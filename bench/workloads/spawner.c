@@ -41,16 +41,27 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	uint64_t count = 0;
 	int jobs = 1, opt, fork_only = 0;
-	char *default_argv[] = { "/bin/true", NULL };
+	char *default_argv[] = {"/bin/true", NULL};
 
 	while ((opt = getopt(argc, argv, "+t:n:j:f")) != -1) {
 		switch (opt) {
-		case 't': seconds = atof(optarg); break;
-		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 'j': jobs = atoi(optarg); break;
-		case 'f': fork_only = 1; break;
+		case 't':
+			seconds = atof(optarg);
+			break;
+		case 'n':
+			count = strtoull(optarg, NULL, 10);
+			break;
+		case 'j':
+			jobs = atoi(optarg);
+			break;
+		case 'f':
+			fork_only = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-t SECONDS] [-n COUNT] [-j JOBS] [-f] [PROGRAM [ARG...]]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-t SECONDS] [-n COUNT] [-j JOBS] [-f] [PROGRAM "
+				"[ARG...]]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -60,7 +71,8 @@ int main(int argc, char **argv)
 		jobs = 1;
 	char **child_argv = optind < argc ? argv + optind : default_argv;
 
-	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared *sh =
+		mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return 1;
 	const double start = now_s();
@@ -72,7 +84,8 @@ int main(int argc, char **argv)
 		if (w)
 			continue;
 		for (;;) {
-			if (count && __atomic_fetch_add(&sh->spawned, 1, __ATOMIC_RELAXED) >= count) {
+			if (count &&
+			    __atomic_fetch_add(&sh->spawned, 1, __ATOMIC_RELAXED) >= count) {
 				__atomic_fetch_sub(&sh->spawned, 1, __ATOMIC_RELAXED);
 				break;
 			}
@@ -88,7 +101,9 @@ int main(int argc, char **argv)
 				if (c == 0)
 					_exit(0);
 			}
-			if (fork_only ? c < 0 : posix_spawn(&c, child_argv[0], NULL, NULL, child_argv, environ) != 0) {
+			if (fork_only ? c < 0
+				      : posix_spawn(&c, child_argv[0], NULL, NULL, child_argv,
+						    environ) != 0) {
 				__atomic_fetch_add(&sh->failed, 1, __ATOMIC_RELAXED);
 				if (count)
 					__atomic_fetch_sub(&sh->spawned, 1, __ATOMIC_RELAXED);
@@ -104,7 +119,8 @@ int main(int argc, char **argv)
 	for (int j = 0; j < jobs; j++)
 		wait(NULL);
 	const double elapsed = now_s() - start;
-	printf("{\"spawned\":%llu,\"seconds\":%.6f,\"rate\":%.1f,\"failed\":%llu,\"jobs\":%d,\"fork_only\":%d}\n",
+	printf("{\"spawned\":%llu,\"seconds\":%.6f,\"rate\":%.1f,\"failed\":%llu,\"jobs\":%d,"
+	       "\"fork_only\":%d}\n",
 	       (unsigned long long)sh->spawned, elapsed, (double)sh->spawned / elapsed,
 	       (unsigned long long)sh->failed, jobs, fork_only);
 	return 0;

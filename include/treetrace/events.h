@@ -57,7 +57,8 @@ enum tt_oom_constraint {
 
 /* tt_oom_kill_event.flags */
 #define TT_OOM_CONTEXT_KNOWN 0x1 /* constraint and memcg were worked out (see find_oom_memcg()) */
-#define TT_OOM_VICTIM_PID_ONLY 0x2 /* old mark_victim prototype: only the victim's thread id is known */
+#define TT_OOM_VICTIM_PID_ONLY                                                                     \
+	0x2 /* old mark_victim prototype: only the victim's thread id is known */
 
 /* Where the RSS numbers of an exit record come from. */
 enum tt_exit_mem_source {
@@ -71,13 +72,13 @@ enum tt_exit_mem_source {
 
 /* Common prefix of every record. */
 struct tt_event_header {
-	__u32 kind;      /* enum tt_event_kind */
-	__u32 pid;       /* host tgid */
-	__u64 ts_ns;     /* CLOCK_BOOTTIME when the record was made */
-	__u64 start_ns;  /* group leader start_boottime: (pid, start_ns) is a process */
+	__u32 kind;	 /* enum tt_event_kind */
+	__u32 pid;	 /* host tgid */
+	__u64 ts_ns;	 /* CLOCK_BOOTTIME when the record was made */
+	__u64 start_ns;	 /* group leader start_boottime: (pid, start_ns) is a process */
 	__u64 cgroup_id; /* cgroup v2 id (kernfs inode) of the task */
-	__u32 ppid;      /* host tgid of real_parent */
-	__u32 ns_pid;    /* tgid in the task's own pid namespace */
+	__u32 ppid;	 /* host tgid of real_parent */
+	__u32 ns_pid;	 /* tgid in the task's own pid namespace */
 	char comm[TT_COMM_LEN];
 };
 
@@ -91,9 +92,9 @@ struct tt_fork_event {
 struct tt_exec_event {
 	struct tt_event_header hdr; /* comm is the new comm */
 	char old_comm[TT_COMM_LEN];
-	__u32 exec_tid;       /* thread that called execve; != pid when a non-leader exec'd */
-	__u32 argv_len;       /* bytes used in argv, NUL-separated */
-	__u8 argv_truncated;  /* the command line was longer than TT_ARGV_LEN */
+	__u32 exec_tid;	     /* thread that called execve; != pid when a non-leader exec'd */
+	__u32 argv_len;	     /* bytes used in argv, NUL-separated */
+	__u8 argv_truncated; /* the command line was longer than TT_ARGV_LEN */
 	__u8 filename_truncated;
 	__u8 pad[6];
 	char filename[TT_FILENAME_LEN];
@@ -106,13 +107,13 @@ struct tt_exec_event {
  */
 struct tt_proc_counters {
 	__u64 cpu_ns;
-	__u64 utime_ns;      /* tick-sampled split, used only to divide cpu_ns */
+	__u64 utime_ns; /* tick-sampled split, used only to divide cpu_ns */
 	__u64 stime_ns;
-	__u64 rss_bytes;     /* file + anon + shmem */
+	__u64 rss_bytes; /* file + anon + shmem */
 	__u64 rss_anon_bytes;
 	__u64 rss_file_bytes;
 	__u64 rss_shmem_bytes;
-	__u64 rss_peak_bytes;  /* max(hiwater_rss, rss) of the memory image: VmHWM */
+	__u64 rss_peak_bytes; /* max(hiwater_rss, rss) of the memory image: VmHWM */
 	/*
 	 * Highest RSS seen at any switch-out since the previous record of this
 	 * process; catches spikes the kernel's hiwater mark already covers and,
@@ -131,9 +132,9 @@ struct tt_exit_event {
 	__u64 majflt;
 	__u64 nvcsw;
 	__u64 nivcsw;
-	__u32 wait_status;    /* as wait4() would report it */
-	__u32 mem_source;     /* enum tt_exit_mem_source */
-	__u32 flags;          /* TT_EXIT_* */
+	__u32 wait_status; /* as wait4() would report it */
+	__u32 mem_source;  /* enum tt_exit_mem_source */
+	__u32 flags;	   /* TT_EXIT_* */
 	__u32 pad;
 };
 
@@ -158,17 +159,17 @@ struct tt_existing_event {
 /* Made when the OOM killer kills a traced process (oom:mark_victim). */
 struct tt_oom_kill_event {
 	struct tt_event_header hdr; /* the victim; start_ns 0 with TT_OOM_VICTIM_PID_ONLY */
-	__u64 rss_anon_bytes;       /* the victim's memory when it was chosen */
+	__u64 rss_anon_bytes;	    /* the victim's memory when it was chosen */
 	__u64 rss_file_bytes;
 	__u64 rss_shmem_bytes;
 	__u64 rss_peak_bytes;
-	__u64 memcg_id;             /* cgroup id of the memory cgroup whose limit was hit; 0: none */
-	__u64 memcg_limit_bytes;    /* its limit (memory.max / memory.limit_in_bytes) */
-	__u64 memcg_usage_bytes;    /* its usage when the killer ran */
-	__u32 memcg_hierarchy_id;   /* 0: cgroup v2; else the v1 hierarchy (/proc/cgroups) */
-	__u32 constraint;           /* enum tt_oom_constraint */
-	__u32 trigger_pid;          /* the process whose allocation invoked the killer */
-	__u32 flags;                /* TT_OOM_* */
+	__u64 memcg_id;		  /* cgroup id of the memory cgroup whose limit was hit; 0: none */
+	__u64 memcg_limit_bytes;  /* its limit (memory.max / memory.limit_in_bytes) */
+	__u64 memcg_usage_bytes;  /* its usage when the killer ran */
+	__u32 memcg_hierarchy_id; /* 0: cgroup v2; else the v1 hierarchy (/proc/cgroups) */
+	__u32 constraint;	  /* enum tt_oom_constraint */
+	__u32 trigger_pid;	  /* the process whose allocation invoked the killer */
+	__u32 flags;		  /* TT_OOM_* */
 };
 
 /*
@@ -178,15 +179,15 @@ struct tt_oom_kill_event {
  * read everything.
  */
 enum tt_counter {
-	TT_CNT_ATTEMPT_BASE = 0,                             /* + kind */
-	TT_CNT_DROP_RINGBUF_FULL_BASE = TT_EVENT_KIND_MAX,   /* + kind */
-	TT_CNT_PROC_TABLE_FULL = 2 * TT_EVENT_KIND_MAX,      /* procs map insert failed */
-	TT_CNT_TASK_STORAGE_FAIL,                            /* task storage create failed */
-	TT_CNT_PROC_STATE_MISSING,                           /* traced task without process state */
+	TT_CNT_ATTEMPT_BASE = 0,			   /* + kind */
+	TT_CNT_DROP_RINGBUF_FULL_BASE = TT_EVENT_KIND_MAX, /* + kind */
+	TT_CNT_PROC_TABLE_FULL = 2 * TT_EVENT_KIND_MAX,	   /* procs map insert failed */
+	TT_CNT_TASK_STORAGE_FAIL,			   /* task storage create failed */
+	TT_CNT_PROC_STATE_MISSING,			   /* traced task without process state */
 	TT_CNT_ARGV_READ_FAIL,
-	TT_CNT_CREDIT_CONTENDED,  /* a thread's counters could not be credited (never expected) */
-	TT_CNT_OOM_NOT_KILLED,    /* mark_victim for a task that was already exiting: no kill */
-	TT_CNT_OOM_UNTRACED,      /* OOM kills of processes treetrace does not trace */
+	TT_CNT_CREDIT_CONTENDED, /* a thread's counters could not be credited (never expected) */
+	TT_CNT_OOM_NOT_KILLED,	 /* mark_victim for a task that was already exiting: no kill */
+	TT_CNT_OOM_UNTRACED,	 /* OOM kills of processes treetrace does not trace */
 	TT_CNT_MAX,
 };
 

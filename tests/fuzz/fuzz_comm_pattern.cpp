@@ -18,8 +18,8 @@ namespace {
 
 void check(bool ok, const char *what, std::string_view p, std::string_view c) {
   if (!ok) {
-    std::fprintf(stderr, "%s: pattern '%.*s' comm '%.*s'\n", what, static_cast<int>(p.size()),
-                 p.data(), static_cast<int>(c.size()), c.data());
+    std::fprintf(stderr, "%s: pattern '%.*s' comm '%.*s'\n", what, static_cast<int>(p.size()), p.data(),
+                 static_cast<int>(c.size()), c.data());
     std::abort();
   }
 }
@@ -63,18 +63,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const std::string *n = &*normalized;
     check(!n->empty() && n->size() <= kCommPatternMaxLen, "normalized size", pattern, comm);
     if (is_comm_glob(pattern)) {
-      check(comm_glob_match(*n, comm) == matched, "normalizing changed the match", pattern,
-            comm);
+      check(comm_glob_match(*n, comm) == matched, "normalizing changed the match", pattern, comm);
     } else {
-      check(*n == pattern.substr(0, kCommMaxLen), "exact name not truncated to 15", pattern,
-            comm);
+      check(*n == pattern.substr(0, kCommMaxLen), "exact name not truncated to 15", pattern, comm);
       // What the kernel would store for a command named `pattern`.
-      check(comm_glob_match(*n, pattern.substr(0, kCommMaxLen)), "truncated name does not match",
-            pattern, comm);
+      check(comm_glob_match(*n, pattern.substr(0, kCommMaxLen)), "truncated name does not match", pattern, comm);
     }
   } else {
-    check(!normalized.error().empty(), "empty error message",
-          pattern, comm);
+    check(!normalized.error().empty(), "empty error message", pattern, comm);
   }
   return 0;
 }

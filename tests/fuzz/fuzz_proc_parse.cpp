@@ -28,14 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     // The comm is copied verbatim from between "(" and the last ")".
     std::string wrapped = "(" + st->comm + ")";
     check(text.find(wrapped) != std::string_view::npos, "stat comm not found in input");
-    check(text.rfind(')') == text.find(wrapped) + wrapped.size() - 1,
-          "stat comm does not end at the last ')'");
+    check(text.rfind(')') == text.find(wrapped) + wrapped.size() - 1, "stat comm does not end at the last ')'");
     check(st->pid >= 0, "negative pid");
   }
 
   ProcStatus status = parse_proc_status(text);
-  for (const auto *v : {&status.vm_hwm_bytes, &status.vm_rss_bytes, &status.rss_anon_bytes,
-                        &status.rss_file_bytes, &status.rss_shmem_bytes})
+  for (const auto *v : {&status.vm_hwm_bytes, &status.vm_rss_bytes, &status.rss_anon_bytes, &status.rss_file_bytes,
+                        &status.rss_shmem_bytes})
     check(!*v || **v % 1024 == 0, "status size not a multiple of 1 KiB");
 
   if (auto r = parse_smaps_rollup(text)) {

@@ -38,7 +38,6 @@ std::optional<std::string> read_text(const std::string &path) {
   return text.str();
 }
 
-
 // The value of `key` in a "key value" per line file (cpu.stat,
 // memory.events, memory.oom_control).
 std::optional<uint64_t> keyed_value(const std::string &path, const std::string &key) {

@@ -16,9 +16,9 @@ std::optional<HttpResponse> http_request(const std::string &host, uint16_t port,
                                          const std::string &method, int timeout_ms) {
   const auto began = std::chrono::steady_clock::now();
   auto left_ms = [&] {
-    return timeout_ms - static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::steady_clock::now() - began)
-                                             .count());
+    return timeout_ms -
+           static_cast<int>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began).count());
   };
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)

@@ -101,7 +101,6 @@ std::optional<uint64_t> inode_of(const std::string &path) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
-
 std::vector<pid_t> procs_of(const std::string &dir) {
   std::vector<pid_t> pids;
   std::ifstream in(dir + "/cgroup.procs");

@@ -27,9 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // Polls until pred() holds or timeout; returns whether it held.
 template <class Pred> bool eventually(std::chrono::milliseconds timeout, Pred pred) {
@@ -101,8 +99,8 @@ TEST(Prometheus, StoredGroupCpuMatchesTheCgroupAndWait4ThenTheSeriesGoesAfterGra
   ASSERT_TRUE(cg.ok()) << cg.error();
   const uint16_t port = free_tcp_port();
   constexpr int kGraceS = 5;
-  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by",
-                           "cgroup", "--cgroup", cg.rel_path(), "--metrics-grace", std::to_string(kGraceS) + "s"});
+  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup",
+                           "--cgroup", cg.rel_path(), "--metrics-grace", std::to_string(kGraceS) + "s"});
   ASSERT_TRUE(tracer.ready());
   PrometheusServer prom(port);
   ASSERT_FALSE(prom.error()) << *prom.error();
@@ -117,9 +115,9 @@ TEST(Prometheus, StoredGroupCpuMatchesTheCgroupAndWait4ThenTheSeriesGoesAfterGra
 
   // The work: a master and two forked workers at 60% duty for 5 s.
   TruthFile truth;
-  Spawned work = spawn(
-      exec_in_cgroup(cg.procs_file(), {workload_bin(), "wait4", workload_bin(), "pool-burn", "2", "5", "60"}),
-      {truth.env()});
+  Spawned work =
+      spawn(exec_in_cgroup(cg.procs_file(), {workload_bin(), "wait4", workload_bin(), "pool-burn", "2", "5", "60"}),
+            {truth.env()});
   ScrapeChecker checker{port};
   while (waitpid(work.pid, nullptr, WNOHANG) == 0) {
     checker.scrape();
@@ -144,8 +142,8 @@ TEST(Prometheus, StoredGroupCpuMatchesTheCgroupAndWait4ThenTheSeriesGoesAfterGra
   // before the series did: what a dashboard's "CPU used in this window" is.
   const auto increase = prom.value("increase(" + cpu + "[5m])", *last_ts);
   ASSERT_TRUE(increase) << prom.last_error();
-  std::printf("cgroup cpu.stat %.4f s, wait4 %.4f s, stored %.4f s, increase() %.4f s\n", kernel_s, wait4_s,
-              *stored, *increase);
+  std::printf("cgroup cpu.stat %.4f s, wait4 %.4f s, stored %.4f s, increase() %.4f s\n", kernel_s, wait4_s, *stored,
+              *increase);
   EXPECT_GT(kernel_s, 0.5) << "the pool ran (3 processes at 60% duty for 5 s, less on a loaded machine)";
   EXPECT_TRUE(within(*stored, kernel_s, 0.02, 0)) << "stored " << *stored << " s vs cpu.stat " << kernel_s << " s";
   EXPECT_TRUE(within(*increase, kernel_s, 0.02, 0)) << "increase() " << *increase << " s vs cpu.stat " << kernel_s;
@@ -154,7 +152,8 @@ TEST(Prometheus, StoredGroupCpuMatchesTheCgroupAndWait4ThenTheSeriesGoesAfterGra
   EXPECT_GE(*stored + 1e-3, wait4_s);
   EXPECT_TRUE(within(*stored, wait4_s, 0.02, 0)) << "stored " << *stored << " s vs wait4 " << wait4_s << " s";
   const auto started = prom.value(selector("treetrace_group_processes_started_total", cg.rel_path()));
-  EXPECT_EQ(started, 5.0) << "the sleeper, the wait4 wrapper, the pool master and its two workers (each shell execs its command)";
+  EXPECT_EQ(started, 5.0)
+      << "the sleeper, the wait4 wrapper, the pool master and its two workers (each shell execs its command)";
   EXPECT_EQ(prom.value(selector("treetrace_group_processes", cg.rel_path())), 0.0);
 
   // Through the grace period the final counter stays; after it, the series goes.
@@ -183,9 +182,8 @@ TEST(Prometheus, OomKillRaisesTheGroupCounterByOne) {
   const auto kills_before = mem.oom_kill_count();
   ASSERT_TRUE(kills_before) << "cannot read the oom_kill counter of " << mem.abs_path();
   const uint16_t port = free_tcp_port();
-  BackgroundTracer tracer(
-      {"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup", "--cgroup",
-       cg.rel_path()});
+  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup",
+                           "--cgroup", cg.rel_path()});
   ASSERT_TRUE(tracer.ready());
   PrometheusServer prom(port);
   ASSERT_FALSE(prom.error()) << *prom.error();
@@ -219,8 +217,8 @@ TEST(Prometheus, TextfileIsWrittenWholeAndTheQuietAgentPrintsNothing) {
   char dir[] = "/tmp/tt-textfile-XXXXXX";
   ASSERT_TRUE(mkdtemp(dir));
   const std::string path = std::string(dir) + "/treetrace.prom";
-  auto r = run_treetrace({"--textfile", path, "--textfile-interval", "300ms", "--events", "none", "--group-by",
-                          "unit", "--duration", "2s"});
+  auto r = run_treetrace({"--textfile", path, "--textfile-interval", "300ms", "--events", "none", "--group-by", "unit",
+                          "--duration", "2s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "") << "a node agent with --events none prints nothing on stdout";
   std::ifstream in(path);
@@ -248,10 +246,12 @@ TEST(Prometheus, BadListenAndTextfileGetOneLineAndNonZeroExit) {
   EXPECT_NE(busy.err.find("Address already in use"), std::string::npos) << busy.err;
   EXPECT_EQ(std::count(busy.err.begin(), busy.err.end(), '\n'), 1) << busy.err;
   first.stop();
-  for (const std::vector<std::string> &bad :
-       {std::vector<std::string>{"--listen", "localhost:10025"}, {"--listen", "127.0.0.1:99999"},
-        {"--listen", "[::1:10025"}, {"--textfile", "/nonexistent-dir/x.prom"}, {"--metrics-processes"},
-        {"--listen", "10025", "--max-series", "5"}}) {
+  for (const std::vector<std::string> &bad : {std::vector<std::string>{"--listen", "localhost:10025"},
+                                              {"--listen", "127.0.0.1:99999"},
+                                              {"--listen", "[::1:10025"},
+                                              {"--textfile", "/nonexistent-dir/x.prom"},
+                                              {"--metrics-processes"},
+                                              {"--listen", "10025", "--max-series", "5"}}) {
     auto r = run_treetrace(bad);
     EXPECT_EQ(r.exit_code, 2) << bad[0] << " " << bad[1] << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -293,8 +293,8 @@ TEST(Prometheus, PerProcessSeriesAreCurrentAtTheScrape) {
   ScratchCgroup cg;
   ASSERT_TRUE(cg.ok()) << cg.error();
   const uint16_t port = free_tcp_port();
-  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by",
-                           "cgroup", "--cgroup", cg.rel_path(), "--metrics-processes"});
+  BackgroundTracer tracer({"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup",
+                           "--cgroup", cg.rel_path(), "--metrics-processes"});
   ASSERT_TRUE(tracer.ready());
   Spawned pool = spawn(exec_in_cgroup(cg.procs_file(), {workload_bin(), "pool-burn", "2", "4", "50"}));
   std::this_thread::sleep_for(1500ms);
@@ -310,7 +310,8 @@ TEST(Prometheus, PerProcessSeriesAreCurrentAtTheScrape) {
   const double tick_s = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
   for (pid_t pid : pids) {
     SCOPED_TRACE("pid " + std::to_string(pid));
-    const std::string labels = "{group=\"" + cg.rel_path() + "\",pid=\"" + std::to_string(pid) + "\",command=\"tt_workload\"}";
+    const std::string labels =
+        "{group=\"" + cg.rel_path() + "\",pid=\"" + std::to_string(pid) + "\",command=\"tt_workload\"}";
     const auto cpu = sample_value(scrape->body, "treetrace_process_cpu_seconds_total" + labels);
     const auto rss = sample_value(scrape->body, "treetrace_process_memory_rss_bytes" + labels);
     ASSERT_TRUE(cpu && rss) << scrape->body.substr(0, 3000);

@@ -138,8 +138,8 @@ TEST(ReportVerdicts, PoolLeakerIsFlaggedAndTheOthersAreNot) {
   const size_t rss_lines = g["judgements"].size();
   ASSERT_GE(rss_lines, 4u);
   ASSERT_LE(rss_lines, 20u) << "past 20 lines the chart folds into others";
-  const int browser = run_command({"/usr/bin/python3", std::string(TT_SOURCE_DIR) + "/tests/html/check_report.py",
-                                   html, std::to_string(rss_lines), dir + "/pool.png"});
+  const int browser = run_command({"/usr/bin/python3", std::string(TT_SOURCE_DIR) + "/tests/html/check_report.py", html,
+                                   std::to_string(rss_lines), dir + "/pool.png"});
   if (browser == 77)
     GTEST_SKIP() << "no headless Chromium (TREETRACE_ALLOW_NO_BROWSER=1)";
   EXPECT_EQ(browser, 0) << "check_report.py failed on " << html;

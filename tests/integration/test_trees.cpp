@@ -87,9 +87,8 @@ TEST_F(PreforkPool, EveryPeakMatchesItsOwnVmHWM) {
   for (const auto &self : truth_->with("kind", "self")) {
     const int64_t pid = self["pid"];
     ASSERT_TRUE(exits.count(pid)) << "no exit record for " << self.dump();
-    EXPECT_TRUE(
-        within(exits[pid]["rss_peak_bytes"].get<double>(), self["vmhwm_kb"].get<double>() * 1024, 0.01,
-               rss_counter_slack_bytes()))
+    EXPECT_TRUE(within(exits[pid]["rss_peak_bytes"].get<double>(), self["vmhwm_kb"].get<double>() * 1024, 0.01,
+                       rss_counter_slack_bytes()))
         << self.dump();
     checked++;
   }

@@ -103,8 +103,7 @@ inline Event oom_exit_event(const Proc &p, uint64_t ts_ns, const ProcCounters &c
 }
 
 // An oom_kill record with the full victim identity (new mark_victim prototype).
-inline OomKillEvent oom_kill(const Proc &p, uint64_t ts_ns, uint64_t anon = 0, uint64_t file = 0,
-                             uint64_t shmem = 0) {
+inline OomKillEvent oom_kill(const Proc &p, uint64_t ts_ns, uint64_t anon = 0, uint64_t file = 0, uint64_t shmem = 0) {
   OomKillEvent ev;
   ev.hdr = header(p, ts_ns);
   ev.rss_anon_bytes = anon;
@@ -126,9 +125,7 @@ inline OomKillEvent oom_kill_pid_only(uint32_t pid, uint64_t ts_ns) {
 }
 
 inline ProcCounters cpu(uint64_t cpu_ns) { return {.cpu_ns = cpu_ns}; }
-inline ProcCounters rss(uint64_t rss_bytes, uint64_t cpu_ns = 0) {
-  return {.cpu_ns = cpu_ns, .rss_bytes = rss_bytes};
-}
+inline ProcCounters rss(uint64_t rss_bytes, uint64_t cpu_ns = 0) { return {.cpu_ns = cpu_ns, .rss_bytes = rss_bytes}; }
 
 inline const TreeReport *find_tree(const std::vector<TreeReport> &rows, const Proc &root) {
   for (const TreeReport &r : rows)

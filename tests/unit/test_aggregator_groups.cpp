@@ -116,7 +116,9 @@ TEST_P(AggregatorGroupsByCgroup, RowsAreTheGroupsTheKeyFunctionNames) {
 
 INSTANTIATE_TEST_SUITE_P(EveryCgroupGrouping, AggregatorGroupsByCgroup,
                          testing::Values(GroupBy::Container, GroupBy::Pod, GroupBy::Unit, GroupBy::Cgroup),
-                         [](const testing::TestParamInfo<GroupBy> &info) { return std::string(to_string(info.param)); });
+                         [](const testing::TestParamInfo<GroupBy> &info) {
+                           return std::string(to_string(info.param));
+                         });
 
 TEST(AggregatorGroups, TreeModeRowsAreTrees) {
   auto fake = std::make_shared<FakeKeys>();
@@ -399,11 +401,11 @@ TEST(AggregatorGroups, EvictsTheGroupThatEndedFirstEvenAfterReuse) {
   agg.on_event(fork_event(shell, b));
   agg.on_event(fork_event(shell, j));
   agg.on_event(sample_event(a.in_cgroup(51), 13'000, cpu(10)));
-  agg.on_event(exit_event(a.in_cgroup(51), 14'000, cpu(10)));    // "reused" ends at 14 us
-  agg.on_event(sample_event(b.in_cgroup(51), 15'000, cpu(20)));  // ... and is live again
+  agg.on_event(exit_event(a.in_cgroup(51), 14'000, cpu(10)));   // "reused" ends at 14 us
+  agg.on_event(sample_event(b.in_cgroup(51), 15'000, cpu(20))); // ... and is live again
   agg.on_event(sample_event(j.in_cgroup(52), 16'000, cpu(30)));
-  agg.on_event(exit_event(j.in_cgroup(52), 20'000, cpu(30)));    // "ended-early" ends at 20 us
-  agg.on_event(exit_event(b.in_cgroup(51), 30'000, cpu(20)));    // "reused" ends again, at 30 us
+  agg.on_event(exit_event(j.in_cgroup(52), 20'000, cpu(30))); // "ended-early" ends at 20 us
+  agg.on_event(exit_event(b.in_cgroup(51), 30'000, cpu(20))); // "reused" ends again, at 30 us
   const Proc n = shell.child(303, 40'000);
   agg.on_event(fork_event(shell, n));
   agg.on_event(sample_event(n.in_cgroup(53), 41'000, cpu(40)));
@@ -424,8 +426,8 @@ TEST(AggregatorGroups, WithEveryGroupLiveTheExtraGoToOther) {
   const Proc web = shell.child(300, 10'000), db = shell.child(301, 11'000), cache = shell.child(302, 12'000);
   for (const Proc &p : {web, db, cache})
     agg.on_event(fork_event(shell, p));
-  agg.on_event(sample_event(web.in_cgroup(kWebA), 13'000, cpu(100)));  // host + web: full
-  agg.on_event(sample_event(db.in_cgroup(kDb), 13'000, cpu(200)));     // -> [other]
+  agg.on_event(sample_event(web.in_cgroup(kWebA), 13'000, cpu(100)));    // host + web: full
+  agg.on_event(sample_event(db.in_cgroup(kDb), 13'000, cpu(200)));       // -> [other]
   agg.on_event(sample_event(cache.in_cgroup(kCache), 13'000, cpu(400))); // -> [other]
   EXPECT_EQ(agg.stats().groups_overflowed, 2u);
   EXPECT_EQ(agg.stats().groups_evicted, 0u);

@@ -243,8 +243,7 @@ TEST_F(AggregatorLive, CpuIntervalsOverSnapshotsSumToCpuGrowth) {
       }
       ts += 100;
       const bool refresh = (r >> 8) % 2 == 0;
-      agg_.on_event(refresh ? refresh_event(procs[who], ts, cpu(value))
-                            : sample_event(procs[who], ts, cpu(value)));
+      agg_.on_event(refresh ? refresh_event(procs[who], ts, cpu(value)) : sample_event(procs[who], ts, cpu(value)));
     }
     ts += 100;
     const TreeReport row = shell_row(ts);
@@ -296,8 +295,7 @@ TEST_F(AggregatorLive, TreeRssIsTheSumOfMembersLatestRss) {
   uint64_t ts = 20'000;
   for (const Step &s : steps) {
     ts += 1'000;
-    agg_.on_event(s.refresh ? refresh_event(procs[s.who], ts, rss(s.rss))
-                            : sample_event(procs[s.who], ts, rss(s.rss)));
+    agg_.on_event(s.refresh ? refresh_event(procs[s.who], ts, rss(s.rss)) : sample_event(procs[s.who], ts, rss(s.rss)));
     latest[s.who] = s.rss;
     check(s.refresh ? "after a refresh row" : "after a switch sample");
   }
@@ -403,7 +401,7 @@ TEST_F(AggregatorLive, PidOnlyRecordOfANonHolderIsUnattributed) {
   const Proc gone = fork_child(shell, 200, 10'000);
   agg_.on_event(exit_event(gone, 15'000));
 
-  agg_.on_event(oom_kill_pid_only(999, 20'000)); // never seen
+  agg_.on_event(oom_kill_pid_only(999, 20'000));      // never seen
   agg_.on_event(oom_kill_pid_only(gone.pid, 20'001)); // exited: the PID is free
   EXPECT_EQ(agg_.stats().oom_kills_unattributed, 2u);
   EXPECT_TRUE(agg_.oom_victims().empty());
@@ -538,7 +536,7 @@ TEST(AggregatorLiveGroups, OomKillCountsOnTheVictimsGroup) {
   agg.on_event(existing_event(host_shell, 5'000));
   agg.finish_startup_scan();
   const Proc web = host_shell.child(200, 10'000).in_cgroup(11);
-  agg.on_event(fork_event(host_shell, web)); // born in the shell's cgroup
+  agg.on_event(fork_event(host_shell, web));        // born in the shell's cgroup
   agg.on_event(sample_event(web, 11'000, cpu(10))); // then moved into the container
   const Proc other = host_shell.child(201, 12'000);
   agg.on_event(fork_event(host_shell, other));

@@ -438,22 +438,23 @@ TEST(DecodeOomKill, ConstraintMapping) {
 TEST(DecodeOomKill, UnlimitedOrAbsentMemcgLimitIsNullopt) {
   constexpr uint64_t max = std::numeric_limits<uint64_t>::max();
   // PAGE_COUNTER_MAX pages of 4 KiB (v2 "max"; v1 memory.limit_in_bytes of an unlimited group).
-  constexpr uint64_t page_counter_max_bytes = (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 4096) * 4096;
+  constexpr uint64_t page_counter_max_bytes =
+      (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 4096) * 4096;
   struct Case {
     uint64_t memcg_id, limit;
     std::optional<uint64_t> expected;
   };
   const Case cases[] = {
       {55, 32u << 20, 32u << 20},
-      {55, 0, 0},                                        // memory.max = 0 is a real limit
-      {55, 1ull << 40, 1ull << 40},                      // 1 TiB
-      {55, (1ull << 60) - 1, (1ull << 60) - 1},          // just below the cut-off
+      {55, 0, 0},                               // memory.max = 0 is a real limit
+      {55, 1ull << 40, 1ull << 40},             // 1 TiB
+      {55, (1ull << 60) - 1, (1ull << 60) - 1}, // just below the cut-off
       {55, page_counter_max_bytes, std::nullopt},
-      {55, 9223372036854771712ull, std::nullopt},        // the v1 file's text for "unlimited"
+      {55, 9223372036854771712ull, std::nullopt},                   // the v1 file's text for "unlimited"
       {55, (page_counter_max_bytes / 65536) * 65536, std::nullopt}, // the same with 64 KiB pages
-      {55, 1ull << 60, std::nullopt},                    // the cut-off itself
+      {55, 1ull << 60, std::nullopt},                               // the cut-off itself
       {55, max, std::nullopt},
-      {0, 32u << 20, std::nullopt},                      // no memcg involved: no limit to speak of
+      {0, 32u << 20, std::nullopt}, // no memcg involved: no limit to speak of
   };
   for (const Case &c : cases) {
     SCOPED_TRACE(testing::Message() << "memcg " << c.memcg_id << " limit " << c.limit);

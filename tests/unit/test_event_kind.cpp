@@ -20,9 +20,8 @@ namespace {
 // One event of each alternative, in the order the test expects kind_of() to give.
 std::vector<std::pair<Event, EventKind>> one_of_each() {
   return {
-      {ForkEvent{}, EventKind::Fork},       {ExecEvent{}, EventKind::Exec},
-      {ExitEvent{}, EventKind::Exit},       {SampleEvent{}, EventKind::Sample},
-      {ExistingEvent{}, EventKind::Existing}, {OomKillEvent{}, EventKind::OomKill},
+      {ForkEvent{}, EventKind::Fork},     {ExecEvent{}, EventKind::Exec},         {ExitEvent{}, EventKind::Exit},
+      {SampleEvent{}, EventKind::Sample}, {ExistingEvent{}, EventKind::Existing}, {OomKillEvent{}, EventKind::OomKill},
   };
 }
 
@@ -59,9 +58,8 @@ TEST(EventKind, EveryNameRoundTripsAndNamesAreDistinct) {
 
 TEST(EventKind, UnknownNamesAreRejected) {
   const std::string_view names[] = {
-      "",          "FORK",      "Fork",     "oom-kill", "oomkill", "oom",     "kill",     " fork",
-      "fork ",     "forkx",     "exe",      "samples",  "tree",    "group",   "lost",     "summary",
-      "fork,exec", std::string_view("fork\0", 5),
+      "",      "FORK", "Fork",    "oom-kill", "oomkill", "oom",  "kill",    " fork",     "fork ",
+      "forkx", "exe",  "samples", "tree",     "group",   "lost", "summary", "fork,exec", std::string_view("fork\0", 5),
   };
   for (std::string_view name : names) {
     SCOPED_TRACE(testing::Message() << "'" << std::string(name) << "' (" << name.size() << " bytes)");

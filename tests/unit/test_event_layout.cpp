@@ -48,7 +48,8 @@ protected:
   struct btf *btf_ = nullptr;
 };
 
-#define M(type, field) Member{#field, offsetof(type, field)}
+#define M(type, field)                                                                                                 \
+  Member { #field, offsetof(type, field) }
 
 TEST_F(EventLayout, Header) {
   expect_layout("tt_event_header", sizeof(tt_event_header),
@@ -66,9 +67,8 @@ TEST_F(EventLayout, Fork) {
 TEST_F(EventLayout, Exec) {
   expect_layout("tt_exec_event", sizeof(tt_exec_event),
                 {M(tt_exec_event, hdr), M(tt_exec_event, old_comm), M(tt_exec_event, exec_tid),
-                 M(tt_exec_event, argv_len), M(tt_exec_event, argv_truncated),
-                 M(tt_exec_event, filename_truncated), M(tt_exec_event, pad), M(tt_exec_event, filename),
-                 M(tt_exec_event, argv)});
+                 M(tt_exec_event, argv_len), M(tt_exec_event, argv_truncated), M(tt_exec_event, filename_truncated),
+                 M(tt_exec_event, pad), M(tt_exec_event, filename), M(tt_exec_event, argv)});
 }
 
 TEST_F(EventLayout, Counters) {
@@ -82,10 +82,9 @@ TEST_F(EventLayout, Counters) {
 
 TEST_F(EventLayout, Exit) {
   expect_layout("tt_exit_event", sizeof(tt_exit_event),
-                {M(tt_exit_event, hdr), M(tt_exit_event, counters), M(tt_exit_event, minflt),
-                 M(tt_exit_event, majflt), M(tt_exit_event, nvcsw), M(tt_exit_event, nivcsw),
-                 M(tt_exit_event, wait_status), M(tt_exit_event, mem_source), M(tt_exit_event, flags),
-                 M(tt_exit_event, pad)});
+                {M(tt_exit_event, hdr), M(tt_exit_event, counters), M(tt_exit_event, minflt), M(tt_exit_event, majflt),
+                 M(tt_exit_event, nvcsw), M(tt_exit_event, nivcsw), M(tt_exit_event, wait_status),
+                 M(tt_exit_event, mem_source), M(tt_exit_event, flags), M(tt_exit_event, pad)});
 }
 
 TEST_F(EventLayout, SampleAndExisting) {
@@ -94,8 +93,7 @@ TEST_F(EventLayout, SampleAndExisting) {
                  M(tt_sample_event, majflt), M(tt_sample_event, nvcsw), M(tt_sample_event, nivcsw),
                  M(tt_sample_event, origin), M(tt_sample_event, pad)});
   expect_layout("tt_existing_event", sizeof(tt_existing_event),
-                {M(tt_existing_event, hdr), M(tt_existing_event, nr_threads),
-                 M(tt_existing_event, is_kernel_thread)});
+                {M(tt_existing_event, hdr), M(tt_existing_event, nr_threads), M(tt_existing_event, is_kernel_thread)});
 }
 
 TEST_F(EventLayout, OomKill) {

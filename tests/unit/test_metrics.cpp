@@ -252,8 +252,12 @@ TEST(Metrics, NoPidLabelsUnlessAskedAndThenBounded) {
 TEST(Metrics, LossCausesAddUpAsInTheSummary) {
   MetricsCollector c(config(), nullptr);
   SelfStats self;
-  self.session.loss = {.attempts = 100, .delivered = 90, .dropped_kernel = 10, .dropped_output = 3,
-                       .proc_table_full = 2, .procs_untracked = 1};
+  self.session.loss = {.attempts = 100,
+                       .delivered = 90,
+                       .dropped_kernel = 10,
+                       .dropped_output = 3,
+                       .proc_table_full = 2,
+                       .procs_untracked = 1};
   auto m = samples(c.collect({}, self, kSec));
   EXPECT_DOUBLE_EQ(m.at("treetrace_records_attempted_total"),
                    m.at("treetrace_records_total") + m.at("treetrace_records_lost_total{cause=\"ring_buffer_full\"}"));

@@ -285,8 +285,8 @@ TEST(RenderIdentity, EveryRecordHeaderCarriesTheIdentityOfItsCgroup) {
 }
 
 TEST(RenderIdentity, NoIdentityNoFields) {
-  const char *fields[] = {"container_id", "container_runtime", "pod_uid", "pod", "namespace", "qos_class",
-                          "systemd_unit"};
+  const char *fields[] = {"container_id", "container_runtime", "pod_uid",     "pod",
+                          "namespace",    "qos_class",         "systemd_unit"};
   // No lookup, and a lookup that does not know the cgroup.
   RenderContext unknown = full_ctx();
   for (Event ev : one_of_each_kind()) {
@@ -325,7 +325,8 @@ TEST(RenderEvents, ExitAndSampleCarryOomAndActivityFields) {
   exit.oom_killed = false;
   EXPECT_EQ(parse_line(render_event(exit, {}, json_ctx())).at("oom_killed"), false);
 
-  const Event refresh = refresh_event(hog, 1'000'000'800, rss(kMiB, 100), {.minflt = 5, .majflt = 6, .nvcsw = 7, .nivcsw = 8});
+  const Event refresh =
+      refresh_event(hog, 1'000'000'800, rss(kMiB, 100), {.minflt = 5, .majflt = 6, .nvcsw = 7, .nivcsw = 8});
   j = parse_line(render_event(refresh, {}, json_ctx()));
   EXPECT_EQ(j.at("event"), "sample");
   EXPECT_EQ(j.at("minflt"), 5u);
@@ -417,12 +418,14 @@ TEST(RenderGroups, UnitRowCarriesOnlyTheUnit) {
 TEST(RenderGroups, CgroupRowCarriesEverythingAndCommRowNothing) {
   const json cg = render_group(GroupBy::Cgroup, group_row("/kubepods.slice/pod/cri-containerd.scope"));
   EXPECT_EQ(cg.at("group_by"), "cgroup");
-  for (const char *f : {"container_id", "container_runtime", "pod_uid", "pod", "namespace", "qos_class", "systemd_unit"})
+  for (const char *f :
+       {"container_id", "container_runtime", "pod_uid", "pod", "namespace", "qos_class", "systemd_unit"})
     EXPECT_TRUE(cg.contains(f)) << f;
   const json comm = render_group(GroupBy::Comm, group_row("nginx"));
   EXPECT_EQ(comm.at("group_by"), "comm");
   EXPECT_EQ(comm.at("group"), "nginx");
-  for (const char *f : {"container_id", "container_runtime", "pod_uid", "pod", "namespace", "qos_class", "systemd_unit"})
+  for (const char *f :
+       {"container_id", "container_runtime", "pod_uid", "pod", "namespace", "qos_class", "systemd_unit"})
     EXPECT_FALSE(comm.contains(f)) << f;
 }
 
@@ -568,7 +571,8 @@ RunSummary summary_with_kills() {
   s.loss.proc_table_full = 2;
   s.loss.procs_untracked = 5;
   s.oom_kills = 3;
-  s.oom_victims = {{{4242, 999}, {4000, 900}, "hog", 1'000, 31 * kMiB}, {{4243, 1'999}, {4000, 900}, "hog2", 2'000, kMiB}};
+  s.oom_victims = {{{4242, 999}, {4000, 900}, "hog", 1'000, 31 * kMiB},
+                   {{4243, 1'999}, {4000, 900}, "hog2", 2'000, kMiB}};
   return s;
 }
 

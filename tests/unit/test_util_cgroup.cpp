@@ -18,25 +18,23 @@ namespace fs = std::filesystem;
 // --- find_cgroup2_mount -----------------------------------------------------
 
 TEST(UtilCgroupMount, PureUnified) {
-  const char *text =
-      "22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
-      "23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
-      "24 22 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:2 - sysfs sysfs rw\n"
-      "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
-      "rw,nsdelegate,memory_recursiveprot\n"
-      "36 24 0:31 / /sys/fs/bpf rw,nosuid,nodev,noexec,relatime shared:10 - bpf bpf rw,mode=700\n";
+  const char *text = "22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
+                     "23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+                     "24 22 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:2 - sysfs sysfs rw\n"
+                     "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+                     "rw,nsdelegate,memory_recursiveprot\n"
+                     "36 24 0:31 / /sys/fs/bpf rw,nosuid,nodev,noexec,relatime shared:10 - bpf bpf rw,mode=700\n";
   EXPECT_EQ(find_cgroup2_mount(text), "/sys/fs/cgroup");
 }
 
 TEST(UtilCgroupMount, HybridPicksTheUnifiedMount) {
-  const char *text =
-      "30 22 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755\n"
-      "31 30 0:28 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:5 - cgroup2 "
-      "cgroup2 rw,nsdelegate\n"
-      "32 30 0:29 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:6 - cgroup "
-      "cgroup rw,xattr,name=systemd\n"
-      "33 30 0:30 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:7 - cgroup "
-      "cgroup rw,memory\n";
+  const char *text = "30 22 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755\n"
+                     "31 30 0:28 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:5 - cgroup2 "
+                     "cgroup2 rw,nsdelegate\n"
+                     "32 30 0:29 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:6 - cgroup "
+                     "cgroup rw,xattr,name=systemd\n"
+                     "33 30 0:30 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:7 - cgroup "
+                     "cgroup rw,memory\n";
   EXPECT_EQ(find_cgroup2_mount(text), "/sys/fs/cgroup/unified");
 }
 
@@ -83,8 +81,8 @@ TEST(UtilCgroupMount, ContainerWithNonRootCgroupRoot) {
 TEST(UtilCgroupMount, MalformedLinesAreSkipped) {
   const char *text = "garbage\n"
                      "1 2 3\n"
-                     "1 2 0:1 / /early - cgroup2\n"            // separator too early
-                     "1 2 0:1 / /nofstype rw opt -\n"          // nothing after separator
+                     "1 2 0:1 / /early - cgroup2\n"   // separator too early
+                     "1 2 0:1 / /nofstype rw opt -\n" // nothing after separator
                      "1 2 0:1 / /good rw - cgroup2 cgroup2 rw\n";
   EXPECT_EQ(find_cgroup2_mount(text), "/good");
 }
@@ -188,8 +186,8 @@ TEST_F(UtilCgroupTree, SiblingWithTheMountAsPrefixIsNotAbsolute) {
 
 TEST_F(UtilCgroupTree, RootInEveryForm) {
   std::string mount = root_.string();
-  for (const std::string &p : {mount, mount + "/", std::string("/"), std::string("//"),
-                               std::string("."), std::string("system.slice/..")}) {
+  for (const std::string &p :
+       {mount, mount + "/", std::string("/"), std::string("//"), std::string("."), std::string("system.slice/..")}) {
     CgroupTarget t = ok(p, mount);
     EXPECT_EQ(t.rel_path, "/") << p;
     EXPECT_EQ(t.level, 0u) << p;
@@ -232,10 +230,8 @@ TEST_F(UtilCgroupTree, Errors) {
   EXPECT_EQ(error("nope", mount), "cgroup 'nope' does not exist under " + mount);
   EXPECT_EQ(error("/system.slice/nope.service", mount),
             "cgroup '/system.slice/nope.service' does not exist under " + mount);
-  EXPECT_EQ(error("cgroup.procs/x", mount),
-            "cgroup 'cgroup.procs/x' does not exist under " + mount);
-  EXPECT_EQ(error("cgroup.procs", mount),
-            "cgroup 'cgroup.procs' is not a directory under " + mount);
+  EXPECT_EQ(error("cgroup.procs/x", mount), "cgroup 'cgroup.procs/x' does not exist under " + mount);
+  EXPECT_EQ(error("cgroup.procs", mount), "cgroup 'cgroup.procs' is not a directory under " + mount);
   EXPECT_EQ(error("..", mount), "cgroup '..' is outside the cgroup2 mount " + mount);
   EXPECT_EQ(error("system.slice/../../outside", mount),
             "cgroup 'system.slice/../../outside' is outside the cgroup2 mount " + mount);
@@ -275,8 +271,7 @@ TEST_F(UtilCgroupCache, MapsEveryDirectory) {
   EXPECT_EQ(cache.lookup(inode_of(root_)), "/");
   EXPECT_EQ(cache.stats().scans, 1u);
   EXPECT_EQ(cache.lookup(inode_of(root_ / "system.slice")), "/system.slice");
-  EXPECT_EQ(cache.lookup(inode_of(root_ / "system.slice/foo.service")),
-            "/system.slice/foo.service");
+  EXPECT_EQ(cache.lookup(inode_of(root_ / "system.slice/foo.service")), "/system.slice/foo.service");
   EXPECT_EQ(cache.lookup(inode_of(root_ / "user.slice/user-1000.slice/session-1.scope")),
             "/user.slice/user-1000.slice/session-1.scope");
   EXPECT_EQ(cache.lookup(inode_of(root_ / "with space")), "/with space");

@@ -69,20 +69,17 @@ TEST(UtilCommPattern, GlobThatCannotMatchIsAnError) {
   EXPECT_EQ(ok("???????????????"), "???????????????");
   EXPECT_EQ(error("*sixteen-chars-xx"), "pattern can never match a 15-character command name");
   EXPECT_EQ(error("????????????????"), "pattern can never match a 15-character command name");
-  EXPECT_EQ(error("a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p"),
-            "pattern can never match a 15-character command name");
+  EXPECT_EQ(error("a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p"), "pattern can never match a 15-character command name");
 }
 
 TEST(UtilCommPattern, GlobsAlwaysFitTheBpfPatternSlot) {
   // After collapsing, at most 15 literals and 16 stars remain: 31 bytes.
   EXPECT_EQ(ok("*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*"), "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*");
-  EXPECT_EQ(ok("**a**b**c**d**e**f**g**h**i**j**k**l**m**n**o**"),
-            "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*");
+  EXPECT_EQ(ok("**a**b**c**d**e**f**g**h**i**j**k**l**m**n**o**"), "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*");
   // Long only because of redundant stars: fine once collapsed.
   EXPECT_EQ(ok("a**********************************b"), "a*b");
   // One more literal and it could never match anyway.
-  EXPECT_EQ(error("*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*?"),
-            "pattern can never match a 15-character command name");
+  EXPECT_EQ(error("*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*?"), "pattern can never match a 15-character command name");
   for (int literals = 0; literals <= 15; ++literals) {
     std::string p = "*";
     for (int i = 0; i < literals; ++i)
@@ -158,8 +155,7 @@ TEST(UtilCommPattern, AgreesWithRecursiveReference) {
       p += alphabet[rng() % 4];
     for (int i = 0; i < slen; ++i)
       s += text_alphabet[rng() % 3];
-    ASSERT_EQ(comm_glob_match(p, s), reference_match(p, s)) << "pattern '" << p << "' comm '" << s
-                                                           << "'";
+    ASSERT_EQ(comm_glob_match(p, s), reference_match(p, s)) << "pattern '" << p << "' comm '" << s << "'";
   }
 }
 

@@ -55,9 +55,9 @@ TEST(UtilDuration, ZeroIsAllowed) {
 }
 
 TEST(UtilDuration, RejectsBadInput) {
-  for (const char *bad : {"", "-1s", "+1s", "s", "ms", ".", "5.", "5.s", " 5s", "5s ", "5 s",
-                          "5x", "5sec", "5S", "5mss", "1m30", "5s-", "1..5s", "1.2.3s", "abc",
-                          "0x10s", "1e3s", "inf", "nan"}) {
+  for (const char *bad :
+       {"",     "-1s", "+1s",  "s",    "ms",  ".",     "5.",     "5.s", " 5s",   "5s ",  "5 s", "5x",
+        "5sec", "5S",  "5mss", "1m30", "5s-", "1..5s", "1.2.3s", "abc", "0x10s", "1e3s", "inf", "nan"}) {
     EXPECT_FALSE(parse_duration_ns(bad).has_value()) << "'" << bad << "'";
   }
   EXPECT_FALSE(parse_duration_ns(std::string_view("5\0s", 3)).has_value());
@@ -120,8 +120,7 @@ TEST(UtilDuration, FormatOutputParsesBackClose) {
         compact += c;
     auto back = parse_duration_ns(compact);
     ASSERT_TRUE(back.has_value()) << s;
-    EXPECT_NEAR(static_cast<double>(*back), static_cast<double>(ns), static_cast<double>(ns) * 0.01)
-        << s;
+    EXPECT_NEAR(static_cast<double>(*back), static_cast<double>(ns), static_cast<double>(ns) * 0.01) << s;
   }
 }
 
@@ -139,7 +138,7 @@ TEST(UtilBytes, Formats) {
 }
 
 TEST(UtilBytes, RoundingCarries) {
-  EXPECT_EQ(format_bytes(10235), "10.0 KiB");  // 9.995 KiB
+  EXPECT_EQ(format_bytes(10235), "10.0 KiB");   // 9.995 KiB
   EXPECT_EQ(format_bytes(1048063), "1023 KiB"); // 1023.49 KiB
   EXPECT_EQ(format_bytes(1048064), "1.00 MiB"); // 1023.5 KiB
   EXPECT_EQ(format_bytes((1ull << 20) - 1), "1.00 MiB");

@@ -157,18 +157,18 @@ TEST(UtilJson, ValidUtf8IsUnchanged) {
   const std::vector<std::string> samples = {
       "",
       "plain ascii ~",
-      "caf\xc3\xa9",                 // U+00E9
-      "\xc2\x80",                    // U+0080, smallest 2-byte
-      "\xdf\xbf",                    // U+07FF
-      "\xe0\xa0\x80",                // U+0800, smallest 3-byte
-      "\xed\x9f\xbf",                // U+D7FF, just below the surrogates
-      "\xee\x80\x80",                // U+E000, just above
-      "\xef\xbf\xbd",                // U+FFFD itself
-      "\xef\xbf\xbf",                // U+FFFF
-      "\xf0\x90\x80\x80",            // U+10000, smallest 4-byte
-      "\xf0\x9f\x98\x80 emoji",      // U+1F600
-      "\xf4\x8f\xbf\xbf",            // U+10FFFF, the last code point
-      "\xe2\x80\xa8\xe2\x80\xa9",    // U+2028/2029 are fine in JSON
+      "caf\xc3\xa9",                          // U+00E9
+      "\xc2\x80",                             // U+0080, smallest 2-byte
+      "\xdf\xbf",                             // U+07FF
+      "\xe0\xa0\x80",                         // U+0800, smallest 3-byte
+      "\xed\x9f\xbf",                         // U+D7FF, just below the surrogates
+      "\xee\x80\x80",                         // U+E000, just above
+      "\xef\xbf\xbd",                         // U+FFFD itself
+      "\xef\xbf\xbf",                         // U+FFFF
+      "\xf0\x90\x80\x80",                     // U+10000, smallest 4-byte
+      "\xf0\x9f\x98\x80 emoji",               // U+1F600
+      "\xf4\x8f\xbf\xbf",                     // U+10FFFF, the last code point
+      "\xe2\x80\xa8\xe2\x80\xa9",             // U+2028/2029 are fine in JSON
       "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", // 日本語
   };
   for (const auto &s : samples) {
@@ -187,32 +187,40 @@ TEST(UtilJson, InvalidUtf8BecomesReplacementCharacters) {
   };
   const std::string R = kFffd;
   const std::vector<Case> cases = {
-      {"\x80", R},                              // stray continuation
-      {"a\xbf" "b", "a" + R + "b"},
-      {"\x80\x80", R + R},                      // each stray byte separately
-      {"\xc0\x80", R + R},                      // overlong NUL
-      {"\xc1\xbf", R + R},                      // overlong
-      {"\xe0\x80\x80", R + R + R},              // overlong 3-byte
-      {"\xe0\x9f\xbf", R + R + R},              // overlong U+07FF
-      {"\xf0\x80\x80\x80", R + R + R + R},      // overlong 4-byte
-      {"\xf0\x8f\xbf\xbf", R + R + R + R},      // overlong U+FFFF
-      {"\xed\xa0\x80", R + R + R},              // U+D800 surrogate
-      {"\xed\xbf\xbf", R + R + R},              // U+DFFF surrogate
+      {"\x80", R}, // stray continuation
+      {"a\xbf"
+       "b",
+       "a" + R + "b"},
+      {"\x80\x80", R + R},                                 // each stray byte separately
+      {"\xc0\x80", R + R},                                 // overlong NUL
+      {"\xc1\xbf", R + R},                                 // overlong
+      {"\xe0\x80\x80", R + R + R},                         // overlong 3-byte
+      {"\xe0\x9f\xbf", R + R + R},                         // overlong U+07FF
+      {"\xf0\x80\x80\x80", R + R + R + R},                 // overlong 4-byte
+      {"\xf0\x8f\xbf\xbf", R + R + R + R},                 // overlong U+FFFF
+      {"\xed\xa0\x80", R + R + R},                         // U+D800 surrogate
+      {"\xed\xbf\xbf", R + R + R},                         // U+DFFF surrogate
       {"\xed\xa0\xbd\xed\xb8\x80", R + R + R + R + R + R}, // CESU-8 pair
-      {"\xf4\x90\x80\x80", R + R + R + R},      // U+110000
+      {"\xf4\x90\x80\x80", R + R + R + R},                 // U+110000
       {"\xf5\x80\x80\x80", R + R + R + R},
       {"\xf8\x88\x80\x80\x80", R + R + R + R + R}, // old 5-byte form
       {"\xfe", R},
       {"\xff", R},
-      {"\xc3", R},                              // truncated at end
-      {"\xc3" "a", R + "a"},                    // truncated before ASCII
-      {"\xe6\x97", R},                          // truncated 3-byte: one maximal subpart
-      {"\xe6\x97" "x", R + "x"},
-      {"\xf0\x9f\x98", R},                      // truncated 4-byte
-      {"\xf0\x9f\x98" "\xf0\x9f\x98\x80", R + "\xf0\x9f\x98\x80"},
-      {"\xe6\x97\xc3\xa9", R + "\xc3\xa9"},     // truncated then valid
+      {"\xc3", R}, // truncated at end
+      {"\xc3"
+       "a",
+       R + "a"},       // truncated before ASCII
+      {"\xe6\x97", R}, // truncated 3-byte: one maximal subpart
+      {"\xe6\x97"
+       "x",
+       R + "x"},
+      {"\xf0\x9f\x98", R}, // truncated 4-byte
+      {"\xf0\x9f\x98"
+       "\xf0\x9f\x98\x80",
+       R + "\xf0\x9f\x98\x80"},
+      {"\xe6\x97\xc3\xa9", R + "\xc3\xa9"}, // truncated then valid
       {"\xc3\xa9\x80", "\xc3\xa9" + R},
-      {"a\xe2\x82\"b", "a" + R + "\"b"},        // truncated before a quote
+      {"a\xe2\x82\"b", "a" + R + "\"b"}, // truncated before a quote
       {"\xe2\x82\n", R + "\n"},
   };
   for (const auto &c : cases)

@@ -41,8 +41,8 @@ TEST(UtilProcStat, ParsesAllFields) {
 }
 
 TEST(UtilProcStat, CommEndsAtTheLastParenthesis) {
-  for (const std::string comm : {"a) R 1 (b", ")", "((", "a b c", "x)", ") R 1 2 3 4 5 6", "",
-                                 "tab\there", "new\nline", "\n) Z 9 (\n", "caf\xc3\xa9"}) {
+  for (const std::string comm : {"a) R 1 (b", ")", "((", "a b c", "x)", ") R 1 2 3 4 5 6", "", "tab\there", "new\nline",
+                                 "\n) Z 9 (\n", "caf\xc3\xa9"}) {
     auto st = parse_proc_stat(stat_line(comm));
     ASSERT_TRUE(st.has_value()) << comm;
     EXPECT_EQ(st->comm, comm);
@@ -77,12 +77,12 @@ TEST(UtilProcStat, RejectsMalformed) {
   for (const std::string &bad : {
            ""s,
            "\n"s,
-           "3732 cat) R 1"s + kStatTail,          // no '('
-           "3732 (cat" + kStatTail,               // no ')'
-           "x (cat)" + kStatTail,                 // pid not a number
-           "-5 (cat)" + kStatTail,                // negative pid
-           "3732  (cat)" + kStatTail,             // double space
-           "3732 (cat)R 3730" + kStatTail,        // no space after ')'
+           "3732 cat) R 1"s + kStatTail,   // no '('
+           "3732 (cat" + kStatTail,        // no ')'
+           "x (cat)" + kStatTail,          // pid not a number
+           "-5 (cat)" + kStatTail,         // negative pid
+           "3732  (cat)" + kStatTail,      // double space
+           "3732 (cat)R 3730" + kStatTail, // no space after ')'
            "3732 (cat) RR 3730 3730 2304 0 -1 4194304 97 0 1 0 11 22 0 0 20 0 3 0 76164 1 2\n"s,
            "3732 (cat) R 3730  3730 2304 0 -1 4194304 97 0 1 0 11 22 0 0 20 0 3 0 76164 1 2\n"s,
            "3732 (cat) R 3730 3730 2304 0 -1 4194304 97 0 1 0 11 22 0 0 20 0 3 0 x 1 2\n"s,
@@ -139,10 +139,10 @@ TEST(UtilProcStatus, KernelThreadHasNoMemoryFields) {
 }
 
 TEST(UtilProcStatus, MalformedFieldsAreUnset) {
-  ProcStatus st = parse_proc_status("VmHWM:\t1764\n"          // no unit
-                                    "VmRSS:\t 12 MB\n"        // wrong unit
-                                    "RssAnon:\t -5 kB\n"      // negative
-                                    "RssFile:\t kB\n"         // no number
+  ProcStatus st = parse_proc_status("VmHWM:\t1764\n"                       // no unit
+                                    "VmRSS:\t 12 MB\n"                     // wrong unit
+                                    "RssAnon:\t -5 kB\n"                   // negative
+                                    "RssFile:\t kB\n"                      // no number
                                     "RssShmem:\t99999999999999999999 kB\n" // overflow
                                     "Tgid:\tabc\n"
                                     "PPid:\t\n"
@@ -181,16 +181,15 @@ TEST(UtilProcStatus, FirstOccurrenceWins) {
   EXPECT_EQ(st.vm_rss_bytes, 1024u);
 }
 
-const char kSmapsRollup[] =
-    "562743642000-7ffc61491000 ---p 00000000 00:00 0                          [rollup]\n"
-    "Rss:                1764 kB\n"
-    "Pss:                 358 kB\n"
-    "Pss_Dirty:           112 kB\n"
-    "Pss_Anon:            112 kB\n"
-    "Pss_File:            246 kB\n"
-    "Pss_Shmem:             0 kB\n"
-    "Shared_Clean:       1604 kB\n"
-    "Swap:                  0 kB\n";
+const char kSmapsRollup[] = "562743642000-7ffc61491000 ---p 00000000 00:00 0                          [rollup]\n"
+                            "Rss:                1764 kB\n"
+                            "Pss:                 358 kB\n"
+                            "Pss_Dirty:           112 kB\n"
+                            "Pss_Anon:            112 kB\n"
+                            "Pss_File:            246 kB\n"
+                            "Pss_Shmem:             0 kB\n"
+                            "Shared_Clean:       1604 kB\n"
+                            "Swap:                  0 kB\n";
 
 TEST(UtilSmapsRollup, Parses) {
   auto r = parse_smaps_rollup(kSmapsRollup);
@@ -232,8 +231,7 @@ TEST(UtilCmdline, KeepsEmptyArgumentsAndUnterminatedTail) {
   EXPECT_EQ(parse_cmdline("a\0\0b\0"s, 100).args, (std::vector<std::string>{"a", "", "b"}));
   EXPECT_EQ(parse_cmdline("\0"s, 100).args, std::vector<std::string>{""});
   // setproctitle() style: one string, no NUL.
-  EXPECT_EQ(parse_cmdline("nginx: worker process", 100).args,
-            std::vector<std::string>{"nginx: worker process"});
+  EXPECT_EQ(parse_cmdline("nginx: worker process", 100).args, std::vector<std::string>{"nginx: worker process"});
   EXPECT_TRUE(parse_cmdline("", 100).args.empty());
 }
 

@@ -530,8 +530,8 @@ int run_churn(uint64_t total, uint64_t alive_target, const std::string &how) {
     if (!reap_one())
       return 3;
   const uint64_t wall_ns = now_ns(CLOCK_MONOTONIC) - start;
-  append_truth("{\"kind\":\"churn\",\"forked\":" + std::to_string(forked) + ",\"fork_failures\":" +
-               std::to_string(failed) + ",\"wall_ns\":" + std::to_string(wall_ns) + "}");
+  append_truth("{\"kind\":\"churn\",\"forked\":" + std::to_string(forked) +
+               ",\"fork_failures\":" + std::to_string(failed) + ",\"wall_ns\":" + std::to_string(wall_ns) + "}");
   return 0;
 }
 

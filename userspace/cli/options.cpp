@@ -4,11 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
-#include <cstring>
-#include <unistd.h>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 #include "core/event_kind.h"
 #include "treetrace/events.h"
@@ -119,8 +119,7 @@ std::variant<Options, OptionsExit> parse_trace(int argc, char **argv, Mode mode)
       ->type_name("ID-PREFIX");
   app.add_option("--pod", pod_raw, "Trace the Kubernetes pod with this UID, found by its cgroup. Repeatable.")
       ->type_name("UID");
-  app.add_option("--group-by", group_by,
-                 "What one row of a snapshot is: " + group_by_names() + " (default tree)")
+  app.add_option("--group-by", group_by, "What one row of a snapshot is: " + group_by_names() + " (default tree)")
       ->type_name("KEY");
   app.add_option("--pid", pid_raw, "Trace an existing process and everything it starts. Repeatable.")->type_name("PID");
   app.add_option("--format", format, "Output format: text or json (JSON Lines)")
@@ -249,7 +248,7 @@ std::variant<Options, OptionsExit> parse_trace(int argc, char **argv, Mode mode)
       return fail("record: --listen and --textfile are for live tracing; record, then report");
     if (!interval_given)
       o.interval_ns = 1'000'000'000ull; // recordings sample every second unless told
-    o.events = EventKindSet();         // record prints nothing but errors and its summary
+    o.events = EventKindSet();          // record prints nothing but errors and its summary
   }
   o.ringbuf_bytes = static_cast<uint32_t>(ringbuf_bytes);
   o.max_procs = static_cast<uint32_t>(max_procs);
@@ -307,7 +306,6 @@ std::variant<Options, OptionsExit> parse_trace(int argc, char **argv, Mode mode)
   }
   return o;
 }
-
 
 std::variant<Options, OptionsExit> parse_report(int argc, char **argv) {
   Options o;

@@ -17,7 +17,6 @@
 
 namespace treetrace {
 
-
 enum class Mode { Trace, Record, Report };
 
 // `treetrace report FILE ...`
@@ -25,7 +24,7 @@ struct ReportOptions {
   std::string path;
   std::string format = "text"; // text, json, html
   std::string out = "-";
-  std::optional<GroupBy> group_by; // nullopt: as recorded
+  std::optional<GroupBy> group_by;            // nullopt: as recorded
   std::optional<uint64_t> since_ns, until_ns; // from the recording's start
 };
 
@@ -35,12 +34,12 @@ struct Options {
   std::optional<uint64_t> max_size_bytes;
   ReportOptions report;
   std::vector<std::string> comm_patterns; // normalized
-  std::vector<CgroupTarget> cgroups; // --cgroup, and what --container and --pod resolved to
+  std::vector<CgroupTarget> cgroups;      // --cgroup, and what --container and --pod resolved to
   GroupBy group_by = GroupBy::Tree;
   std::string cgroup_mount; // empty when no cgroup2 mount was found
   std::vector<uint32_t> pids;
   OutputFormat format = OutputFormat::Text;
-  EventKindSet events; // which records to print
+  EventKindSet events;                 // which records to print
   std::optional<uint64_t> interval_ns; // tree snapshots
   std::optional<uint64_t> duration_ns;
   bool wait_tree = false;
@@ -55,14 +54,13 @@ struct Options {
 
   // The Prometheus exposition (docs/metrics.md).
   std::optional<ListenAddress> listen; // --listen
-  std::string textfile; // --textfile: rewritten atomically every textfile_interval_ns
+  std::string textfile;                // --textfile: rewritten atomically every textfile_interval_ns
   uint64_t textfile_interval_ns = 15'000'000'000ull;
   bool metrics_processes = false; // per-process series
   uint32_t max_series = 10000;
   uint32_t metrics_commands = 10; // command series per group, beside "other"
   uint64_t metrics_grace_ns = 300'000'000'000ull;
 };
-
 
 struct OptionsExit {
   int code;            // 0 for --help/--version

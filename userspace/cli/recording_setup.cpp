@@ -29,8 +29,8 @@ Result<std::unique_ptr<RecorderSink>> make_recorder(const Options &options,
   m.interval_ns = options.interval_ns.value_or(0);
   m.max_live_procs = options.max_procs;
   // As Session::aggregator_config() decides it.
-  m.init_children_are_roots = options.command.empty() && options.pids.empty() && options.comm_patterns.empty() &&
-                              options.cgroups.empty();
+  m.init_children_are_roots =
+      options.command.empty() && options.pids.empty() && options.comm_patterns.empty() && options.cgroups.empty();
   m.per_process = options.per_process;
   return RecorderSink::create(std::move(r));
 }

@@ -19,12 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/recording_setup.h"
 #include "core/aggregator.h"
 #include "core/decode.h"
 #include "core/event_kind.h"
 #include "loader/live_state.h"
 #include "loader/tracer.h"
-#include "cli/recording_setup.h"
 #include "output/metrics_sink.h"
 #include "output/render.h"
 #include "output/stream_sink.h"
@@ -83,9 +83,9 @@ private:
   Aggregator aggregator_{aggregator_config()};
   // The output seam: every consumer of records and live state.
   std::vector<std::unique_ptr<Sink>> sinks_;
-  StreamSink *stream_ = nullptr;   // stdout, among sinks_ (none when recording)
+  StreamSink *stream_ = nullptr;     // stdout, among sinks_ (none when recording)
   RecorderSink *recorder_ = nullptr; // record -o, among sinks_
-  MetricsSink *metrics_ = nullptr; // --listen / --textfile, among sinks_
+  MetricsSink *metrics_ = nullptr;   // --listen / --textfile, among sinks_
   double last_rows_seconds_ = 0;
   std::unique_ptr<CgroupPathCache> cgroups_;
   std::unique_ptr<PodDirectory> pods_;
@@ -483,9 +483,9 @@ int Session::run() {
   const bool quiet_agent = exporting && options_.events.empty() && !options_.interval_ns && options_.command.empty();
   if (options_.mode == Mode::Record) {
     // Before loading: a file that cannot be written is reported first.
-    auto recorder = make_recorder(options_, [this](uint64_t id) {
-      return cgroups_ ? cgroups_->lookup(id) : std::nullopt;
-    }, boottime_ns(), render_.realtime_offset_ns);
+    auto recorder = make_recorder(
+        options_, [this](uint64_t id) { return cgroups_ ? cgroups_->lookup(id) : std::nullopt; }, boottime_ns(),
+        render_.realtime_offset_ns);
     if (!recorder) {
       spdlog::error("{}", recorder.error());
       abandon_child();
@@ -516,8 +516,9 @@ int Session::run() {
     return 1;
   }
   tracer_ = std::move(*created);
-  live_ = std::make_unique<LiveState>(*tracer_, aggregator_, [this](const void *d, size_t n) { aggregate(d, n); },
-                                      LiveStateOptions{options_.pss_budget, options_.per_process});
+  live_ = std::make_unique<LiveState>(
+      *tracer_, aggregator_, [this](const void *d, size_t n) { aggregate(d, n); },
+      LiveStateOptions{options_.pss_budget, options_.per_process});
   spdlog::debug("kernel {}: programs loaded", tracer_->features().release);
   // Before the startup scan, whose `existing` records may be printed.
   if (stream_)

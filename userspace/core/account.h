@@ -17,7 +17,7 @@ namespace treetrace {
 
 struct CommUsage {
   std::string comm;
-  uint64_t procs = 0;          // processes that had this comm when they exited or now
+  uint64_t procs = 0; // processes that had this comm when they exited or now
   uint64_t cpu_ns = 0;
   uint64_t rss_peak_bytes = 0; // largest per-process peak
 };

@@ -191,7 +191,8 @@ struct Aggregator::Impl {
     for (const auto &l : live)
       if (!live_.contains(l.key) && !holds_pid(l.key))
         order.push_back(&l);
-    std::sort(order.begin(), order.end(), [](const auto *a, const auto *b) { return a->key.start_ns < b->key.start_ns; });
+    std::sort(order.begin(), order.end(),
+              [](const auto *a, const auto *b) { return a->key.start_ns < b->key.start_ns; });
     size_t admitted = 0;
     for (const auto *l : order) {
       // Admitted as Existing: its CPU so far is not CPU of this interval.
@@ -291,7 +292,8 @@ private:
   Attribution handle(const SampleEvent &ev) {
     // A refresh row updates a process already known and never admits one:
     // the records of its birth came before it, or were lost and counted.
-    Process *p = ev.origin == SampleOrigin::Refresh ? known(ev.hdr) : subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
+    Process *p =
+        ev.origin == SampleOrigin::Refresh ? known(ev.hdr) : subject(ev.hdr, ev.hdr.comm, LearnedVia::Inferred);
     if (!p)
       return {};
     observe(*p, ev.counters, ev.hdr.ts_ns);
@@ -633,10 +635,10 @@ private:
   // live_ was refused when the table was full.
   PidTable pids_;
   ProcMap<Tree> trees_;
-  GroupIndex groups_; // --group-by other than tree
+  GroupIndex groups_;                               // --group-by other than tree
   std::multimap<uint64_t, ProcKey> finished_trees_; // by end time, for eviction
-  Ring<ExitedReport> exited_reports_;        // oldest dropped first
-  std::deque<OomVictim> oom_victims_;        // oldest dropped first
+  Ring<ExitedReport> exited_reports_;               // oldest dropped first
+  std::deque<OomVictim> oom_victims_;               // oldest dropped first
 };
 
 Aggregator::Aggregator(AggregatorConfig config) : impl_(std::make_unique<Impl>(config)) {}

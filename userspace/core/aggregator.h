@@ -65,7 +65,6 @@ enum class LearnedVia : uint8_t {
 };
 const char *to_string(LearnedVia v);
 
-
 struct ProcessReport {
   ProcKey key;
   uint32_t ppid = 0;
@@ -96,20 +95,20 @@ struct OomVictim {
 
 // One row of a snapshot: a tree, or a group (see AggregatorConfig::group_by).
 struct TreeReport {
-  ProcKey root;          // trees only
-  std::string root_comm; // trees only
-  std::string group;     // groups only: the key
+  ProcKey root;           // trees only
+  std::string root_comm;  // trees only
+  std::string group;      // groups only: the key
   uint64_t cgroup_id = 0; // groups only: a member's cgroup, for identity
   uint64_t procs_total = 0;
   uint64_t procs_live = 0;
-  uint64_t cpu_ns = 0;          // all members ever, live and exited; monotonic
-  uint64_t cpu_interval_ns = 0; // since the previous snapshot() of this tree
-  uint64_t rss_bytes = 0;       // sum of live members' RSS (upper bound)
+  uint64_t cpu_ns = 0;               // all members ever, live and exited; monotonic
+  uint64_t cpu_interval_ns = 0;      // since the previous snapshot() of this tree
+  uint64_t rss_bytes = 0;            // sum of live members' RSS (upper bound)
   std::optional<uint64_t> pss_bytes; // sum of live members' PSS, when measured
-  uint64_t rss_peak_bytes = 0;  // highest value the live RSS sum reached
-  uint64_t rss_avg_bytes = 0;   // time-weighted average of the live RSS sum
-  uint64_t proc_rss_peak_bytes = 0; // largest single-process peak RSS
-  uint64_t oom_kills = 0;           // members killed by the OOM killer
+  uint64_t rss_peak_bytes = 0;       // highest value the live RSS sum reached
+  uint64_t rss_avg_bytes = 0;        // time-weighted average of the live RSS sum
+  uint64_t proc_rss_peak_bytes = 0;  // largest single-process peak RSS
+  uint64_t oom_kills = 0;            // members killed by the OOM killer
   // What the memory controller charges the group's cgroup, when the group
   // is one cgroup (container, pod, unit, cgroup) and the files exist:
   // v2 memory.current/memory.peak/memory.max, v1 memory.usage_in_bytes/
@@ -117,9 +116,9 @@ struct TreeReport {
   std::optional<uint64_t> memcg_current_bytes;
   std::optional<uint64_t> memcg_peak_bytes;
   std::optional<uint64_t> memcg_limit_bytes; // nullopt: no limit (or unknown)
-  uint64_t first_ts_ns = 0;     // root start (or first sight)
-  uint64_t last_ts_ns = 0;      // last event, or the last member's exit
-  std::vector<CommUsage> by_comm; // sorted by cpu_ns descending
+  uint64_t first_ts_ns = 0;                  // root start (or first sight)
+  uint64_t last_ts_ns = 0;                   // last event, or the last member's exit
+  std::vector<CommUsage> by_comm;            // sorted by cpu_ns descending
   // Members whose RSS baseline grows steadily, judged over what was seen
   // so far (core/live_leaks); set by the caller, empty until a process has
   // lived and been sampled long enough to judge.
@@ -130,21 +129,21 @@ struct TreeReport {
 // What an event means in tree terms, returned to the caller for output.
 struct Attribution {
   ProcKey tree_root;
-  bool tracked = false;         // false when the process could not be tracked
-  uint64_t rss_avg_bytes = 0;   // for exit events: the process's lifetime average
-  std::string group;            // its group's key when rows are groups (not trees)
+  bool tracked = false;       // false when the process could not be tracked
+  uint64_t rss_avg_bytes = 0; // for exit events: the process's lifetime average
+  std::string group;          // its group's key when rows are groups (not trees)
 };
 
 struct AggregatorStats {
   uint64_t events = 0;
   uint64_t procs_seen = 0;
-  uint64_t procs_untracked = 0;   // live table full
-  uint64_t procs_inferred = 0;    // first seen without fork/existing record
-  uint64_t trees_evicted = 0;     // finished trees dropped when max_trees was hit
+  uint64_t procs_untracked = 0; // live table full
+  uint64_t procs_inferred = 0;  // first seen without fork/existing record
+  uint64_t trees_evicted = 0;   // finished trees dropped when max_trees was hit
   uint64_t exited_reports_dropped = 0;
-  uint64_t stale_events = 0;      // records for a (pid,start) already exited
-  uint64_t procs_recovered = 0;   // admitted by reconcile() after lost records
-  uint64_t exits_lost = 0;        // live processes whose PID was reused before their exit record came
+  uint64_t stale_events = 0;           // records for a (pid,start) already exited
+  uint64_t procs_recovered = 0;        // admitted by reconcile() after lost records
+  uint64_t exits_lost = 0;             // live processes whose PID was reused before their exit record came
   uint64_t oom_kills_unattributed = 0; // oom_kill records of processes not tracked here
   uint64_t oom_victims_dropped = 0;    // victims beyond the kept list (still counted in oom_kills)
   uint64_t groups_evicted = 0;         // finished groups dropped when max_trees groups were kept

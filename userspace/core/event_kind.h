@@ -20,7 +20,7 @@ namespace treetrace {
 enum class EventKind : uint8_t { Fork, Exec, Exit, Sample, Existing, OomKill };
 
 inline constexpr std::array<EventKind, 6> kEventKinds = {EventKind::Fork,   EventKind::Exec,     EventKind::Exit,
-                                                          EventKind::Sample, EventKind::Existing, EventKind::OomKill};
+                                                         EventKind::Sample, EventKind::Existing, EventKind::OomKill};
 
 // Event's alternatives stand in EventKind order, so kind_of() is its index.
 template <EventKind K, typename T>
@@ -28,8 +28,7 @@ inline constexpr bool kAlternativeIs = std::is_same_v<std::variant_alternative_t
 static_assert(std::variant_size_v<Event> == kEventKinds.size(), "one Event alternative per EventKind");
 static_assert(kAlternativeIs<EventKind::Fork, ForkEvent> && kAlternativeIs<EventKind::Exec, ExecEvent> &&
               kAlternativeIs<EventKind::Exit, ExitEvent> && kAlternativeIs<EventKind::Sample, SampleEvent> &&
-              kAlternativeIs<EventKind::Existing, ExistingEvent> &&
-              kAlternativeIs<EventKind::OomKill, OomKillEvent>);
+              kAlternativeIs<EventKind::Existing, ExistingEvent> && kAlternativeIs<EventKind::OomKill, OomKillEvent>);
 static_assert(TT_EVENT_KIND_MAX == kEventKinds.size() + 1, "events.h and EventKind list the same kinds");
 
 inline EventKind kind_of(const Event &e) { return static_cast<EventKind>(e.index()); }

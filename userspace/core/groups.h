@@ -34,8 +34,7 @@ public:
   std::string join(const std::string &key, const ProcKey &member, uint64_t rss_bytes, uint64_t cgroup_id,
                    uint64_t ts_ns);
   // Takes `member` out of its group `key`; the group's CPU keeps its share.
-  void leave(const std::string &key, const ProcKey &member, uint64_t rss_bytes, const CommUsage &usage,
-             uint64_t ts_ns);
+  void leave(const std::string &key, const ProcKey &member, uint64_t rss_bytes, const CommUsage &usage, uint64_t ts_ns);
 
   Account *find(const std::string &key);
   const Account *find(const std::string &key) const;
@@ -53,8 +52,8 @@ private:
   size_t max_comms_;
   std::unordered_map<std::string, Account> groups_;
   std::multimap<uint64_t, std::string> finished_; // groups with no live member, by end time
-  uint64_t evicted_ = 0;    // finished groups dropped to make room
-  uint64_t overflowed_ = 0; // joins sent to "[other]" because every group was live
+  uint64_t evicted_ = 0;                          // finished groups dropped to make room
+  uint64_t overflowed_ = 0;                       // joins sent to "[other]" because every group was live
 };
 
 } // namespace treetrace

@@ -132,8 +132,8 @@ void History::on_event(const Event &event, const Attribution &attribution) {
     p->end_ns = h.ts_ns;
     p->exit_code = x->exit_code;
     p->signal = x->signal;
-    p->end = x->oom_killed ? ProcessEnd::OomKilled
-             : x->signal   ? ProcessEnd::Signaled
+    p->end = x->oom_killed  ? ProcessEnd::OomKilled
+             : x->signal    ? ProcessEnd::Signaled
              : x->exit_code ? ProcessEnd::Failed
                             : ProcessEnd::Exited;
     if (config_.only_alive)
@@ -165,7 +165,8 @@ void History::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) 
         t.by_comm.push_back({c.comm, c.cpu_ns - before});
       before = c.cpu_ns;
     }
-    std::sort(t.by_comm.begin(), t.by_comm.end(), [](const CommCpu &a, const CommCpu &b) { return a.cpu_ns > b.cpu_ns; });
+    std::sort(t.by_comm.begin(), t.by_comm.end(),
+              [](const CommCpu &a, const CommCpu &b) { return a.cpu_ns > b.cpu_ns; });
     if (!in_window)
       continue;
     auto it = rows_.find(key);

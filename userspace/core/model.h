@@ -80,8 +80,8 @@ struct ExitEvent {
   ProcCounters counters;
   ProcActivity activity;
   uint32_t wait_status = 0;
-  int exit_code = 0;   // WEXITSTATUS, 0 when killed
-  int signal = 0;      // WTERMSIG, 0 when exited normally
+  int exit_code = 0; // WEXITSTATUS, 0 when killed
+  int signal = 0;    // WTERMSIG, 0 when exited normally
   bool core_dumped = false;
   ExitMemSource mem_source = ExitMemSource::AtExit;
   bool oom_killed = false;
@@ -113,8 +113,8 @@ struct OomKillEvent {
   uint64_t rss_anon_bytes = 0, rss_file_bytes = 0, rss_shmem_bytes = 0, rss_peak_bytes = 0;
   bool context_known = false; // constraint and memcg below come from the kernel
   OomConstraint constraint = OomConstraint::Global;
-  uint64_t memcg_id = 0;               // 0 when no memory cgroup limit was involved
-  uint32_t memcg_hierarchy_id = 0;     // 0: cgroup v2; else a v1 hierarchy
+  uint64_t memcg_id = 0;                     // 0 when no memory cgroup limit was involved
+  uint32_t memcg_hierarchy_id = 0;           // 0: cgroup v2; else a v1 hierarchy
   std::optional<uint64_t> memcg_limit_bytes; // nullopt: unlimited
   uint64_t memcg_usage_bytes = 0;
   uint32_t trigger_pid = 0; // whose allocation invoked the killer

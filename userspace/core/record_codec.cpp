@@ -351,7 +351,9 @@ struct DeltaTable {
   // decoding a record allocates nothing once these have grown.
   Previous scratch;
 
-  static uint64_t key(uint32_t pid, EventKind kind) { return (static_cast<uint64_t>(pid) << 3) | static_cast<uint8_t>(kind); }
+  static uint64_t key(uint32_t pid, EventKind kind) {
+    return (static_cast<uint64_t>(pid) << 3) | static_cast<uint8_t>(kind);
+  }
   // The previous values of this pid and kind, created empty (zeros) when new.
   Previous &previous(uint32_t pid, EventKind kind, size_t nums, size_t strs) {
     const uint64_t k = key(pid, kind);
@@ -455,8 +457,8 @@ struct ItemWriter {
     return Tag::Tick;
   }
   Tag operator()(const RecordedLoss &l) {
-    for (uint64_t v : {l.now_ns, l.attempts, l.delivered, l.dropped_kernel, l.dropped_output, l.proc_table_full,
-                       l.procs_untracked})
+    for (uint64_t v :
+         {l.now_ns, l.attempts, l.delivered, l.dropped_kernel, l.dropped_output, l.proc_table_full, l.procs_untracked})
       put_varint(p, v);
     return Tag::Loss;
   }
@@ -644,8 +646,8 @@ Result<RecordingItem> ItemDecoder::decode(Tag tag, std::string_view payload) {
   }
   case Tag::Loss: {
     RecordedLoss l;
-    for (uint64_t *v : {&l.now_ns, &l.attempts, &l.delivered, &l.dropped_kernel, &l.dropped_output,
-                        &l.proc_table_full, &l.procs_untracked})
+    for (uint64_t *v : {&l.now_ns, &l.attempts, &l.delivered, &l.dropped_kernel, &l.dropped_output, &l.proc_table_full,
+                        &l.procs_untracked})
       *v = c.varint();
     return finish(l);
   }

@@ -101,8 +101,8 @@ struct RecordedEnd {
   std::string stop_reason; // "" (ended as asked), "max-size"
 };
 
-using RecordingItem = std::variant<RecordingMeta, Event, RecordedCgroup, RecordedTick, RecordedLoss,
-                                   RecordedReconcile, RecordedStartupDone, RecordedEnd>;
+using RecordingItem = std::variant<RecordingMeta, Event, RecordedCgroup, RecordedTick, RecordedLoss, RecordedReconcile,
+                                   RecordedStartupDone, RecordedEnd>;
 
 // Turns items into the bytes of frames. Stateful: events are encoded
 // against the previous record of the same pid, so one encoder writes one

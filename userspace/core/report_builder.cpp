@@ -113,7 +113,8 @@ ReportModel build_report(const History &history, const std::vector<TreeReport> &
     std::vector<const ProcessHistory *> judged;
     for (size_t idx : g.processes)
       judged.push_back(&model.processes[idx]);
-    GroupLeaks leaks = judge_group(judged, model.meta.end_ns, g.ticks, *row, [&] { return g.advice; }, config.leak);
+    GroupLeaks leaks = judge_group(
+        judged, model.meta.end_ns, g.ticks, *row, [&] { return g.advice; }, config.leak);
     g.judgements = std::move(leaks.judgements);
     g.leaks = std::move(leaks.leaks);
     model.groups.push_back(std::move(g));

@@ -53,7 +53,7 @@ struct GroupTick {
   uint64_t ts_ns = 0;
   uint64_t interval_ns = 0; // since the previous tick of this group
   uint64_t procs_live = 0;
-  uint64_t rss_bytes = 0;  // sum of live members' RSS: counts shared pages once per member
+  uint64_t rss_bytes = 0;                      // sum of live members' RSS: counts shared pages once per member
   std::optional<uint64_t> pss_bytes;           // sum of live members' PSS
   std::optional<uint64_t> memcg_current_bytes; // what the memory cgroup charges
   std::optional<uint64_t> memcg_limit_bytes;   // nullopt: none or unknown
@@ -66,13 +66,13 @@ struct GroupTick {
 struct LeakJudgement {
   ProcKey key;
   std::string comm;
-  bool judged = false;   // lived long enough and had enough samples
+  bool judged = false; // lived long enough and had enough samples
   bool leaking = false;
   double rate_bytes_per_s = 0;
   double r2 = 0;
   double window_s = 0;
   uint64_t baseline_bytes = 0; // the fitted baseline at the end of the window
-  std::string reason; // "rate below threshold", "poor fit", "too short (12 s < 30 s)"...
+  std::string reason;          // "rate below threshold", "poor fit", "too short (12 s < 30 s)"...
 };
 
 struct Advice {
@@ -80,9 +80,9 @@ struct Advice {
   std::optional<uint32_t> cpu_limit_millicores; // nullopt: no limit advised
   uint64_t memory_request_bytes = 0;            // rounded up to Mi
   uint64_t memory_limit_bytes = 0;              // rounded up to Mi
-  std::string basis;        // "pss", "memcg", or "rss" (when nothing better was measured)
-  size_t samples = 0;       // ticks the advice rests on
-  double duration_s = 0;    // time the samples span
+  std::string basis;                            // "pss", "memcg", or "rss" (when nothing better was measured)
+  size_t samples = 0;                           // ticks the advice rests on
+  double duration_s = 0;                        // time the samples span
   bool low_confidence = false;
   std::string confidence_note; // why low, e.g. "covers 60 s < 24 h"
   bool oom_bumped = false;     // the memory figures were raised after an OOM kill
@@ -98,8 +98,8 @@ struct Advice {
 };
 
 struct ReportGroup {
-  std::string name;     // tree "1234 gunicorn", or the group key
-  TreeReport totals;    // the final row: CPU, peaks, by-command, OOMs
+  std::string name;  // tree "1234 gunicorn", or the group key
+  TreeReport totals; // the final row: CPU, peaks, by-command, OOMs
   std::vector<GroupTick> ticks;
   std::vector<size_t> processes; // indexes into ReportModel::processes
   std::vector<LeakVerdict> leaks;
@@ -109,7 +109,7 @@ struct ReportGroup {
 };
 
 struct ReportMeta {
-  std::string version;   // treetrace that recorded
+  std::string version; // treetrace that recorded
   std::string hostname;
   std::string kernel;    // uname release
   std::string command;   // run-a-command mode; empty for a node trace
@@ -118,8 +118,8 @@ struct ReportMeta {
   uint64_t end_ns = 0;
   int64_t realtime_offset_ns = 0; // add to CLOCK_BOOTTIME for wall-clock time
   uint64_t interval_ns = 0;
-  bool cut_short = false;   // the recording ended without its end marker
-  std::string cut_note;     // what happened: "ended after the last flushed frame (killed?)"
+  bool cut_short = false; // the recording ended without its end marker
+  std::string cut_note;   // what happened: "ended after the last flushed frame (killed?)"
   uint64_t records = 0;
   uint64_t records_lost = 0;
   uint64_t processes_not_kept = 0; // histories dropped to bound memory (still in the totals)

@@ -53,7 +53,7 @@ std::optional<ExitedByGroup> ReportBuilder::exited_by_group(bool with_processes)
 }
 
 TreeReport ReportBuilder::account(const Account &t, uint64_t now_ns, const std::optional<ExitedByTree> &exited,
-                                const std::optional<ExitedByGroup> &exited_groups, bool is_group) const {
+                                  const std::optional<ExitedByGroup> &exited_groups, bool is_group) const {
   const bool live = !t.members.empty();
   TreeReport r;
   r.root = t.root;
@@ -101,7 +101,7 @@ std::vector<CommUsage> ReportBuilder::by_comm(const Account &t, bool is_group) c
 }
 
 std::vector<ProcessReport> ReportBuilder::processes(const Account &t, uint64_t now_ns,
-                                                 const std::vector<const ProcessReport *> *exited) const {
+                                                    const std::vector<const ProcessReport *> *exited) const {
   std::vector<ProcessReport> out;
   for (const ProcKey &member : t.members)
     out.push_back(process(live_.at(member), now_ns));

@@ -20,7 +20,7 @@
 namespace treetrace {
 
 struct LiveStateOptions {
-  uint32_t pss_budget = 2048; // smaps_rollup reads per refresh
+  uint32_t pss_budget = 2048;  // smaps_rollup reads per refresh
   bool with_processes = false; // per-process reports inside each tree
   // Group rows whose memory cgroup is read per refresh (a /proc/PID/cgroup
   // read of a few members and three cgroup files each); the rest report
@@ -78,7 +78,7 @@ private:
   uint64_t page_size_ = 4096;
   bool memcg_read_ = false;
   std::unordered_map<std::string, MemcgFigures> memcg_last_; // by group key, for rows_for_sinks
-  uint64_t memcg_rows_skipped_ = 0; // over memcg_row_budget, ever
+  uint64_t memcg_rows_skipped_ = 0;                          // over memcg_row_budget, ever
   bool warned_memcg_budget_ = false;
   bool warned_memcg_unreadable_ = false;
   bool noted_memcg_absent_ = false;

@@ -212,7 +212,7 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerConfig &config, Recor
       if (auto why = explain_rejection(tracer->features_))
         return Error(*why);
     return Error((rejected ? "the kernel rejected the BPF programs: " : "cannot load the BPF programs: ") +
-           errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : ""));
+                 errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : ""));
   }
 
   spdlog::debug("BPF programs loaded in {:.1f} ms (kernel BTF, relocations, verifier)", ms_since(load_began));

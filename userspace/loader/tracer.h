@@ -32,7 +32,7 @@ struct TracerConfig {
   uint32_t ringbuf_bytes = 4u << 20; // power of two, >= page size
   uint32_t max_procs = 1u << 17;
   uint64_t wakeup_min_bytes = 0; // 0: wake the reader as the kernel sees fit
-  int libbpf_verbosity = 0; // 0: errors only, 1: + warnings, 2: + debug
+  int libbpf_verbosity = 0;      // 0: errors only, 1: + warnings, 2: + debug
 
   bool any_filter() const { return !comm_patterns.empty() || !cgroups.empty() || !pids.empty(); }
 };

@@ -109,7 +109,6 @@ std::map<unsigned, uint64_t> HttpServer::responses() const {
   return responses_;
 }
 
-
 int HttpServer::send(MHD_Connection *connection, unsigned status, std::shared_ptr<const std::string> body,
                      const char *content_type, bool allow_header) {
   auto *keep = new std::shared_ptr<const std::string>(std::move(body));

@@ -47,9 +47,8 @@ public:
   // Whether the reader loop is alive, for /healthz.
   using HealthHandler = std::function<bool()>;
 
-  static Result<std::unique_ptr<HttpServer>> start(const ListenAddress &address,
-                                                                      MetricsHandler metrics, HealthHandler health,
-                                                                      HttpLimits limits = {});
+  static Result<std::unique_ptr<HttpServer>> start(const ListenAddress &address, MetricsHandler metrics,
+                                                   HealthHandler health, HttpLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer &) = delete;
   HttpServer &operator=(const HttpServer &) = delete;

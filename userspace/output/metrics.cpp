@@ -98,7 +98,7 @@ private:
 };
 
 // Label values of a group series, in the order of kGroupLabelNames.
-constexpr std::array<std::string_view, 6> kGroupLabelNames = {"group", "container_id", "pod",
+constexpr std::array<std::string_view, 6> kGroupLabelNames = {"group",     "container_id", "pod",
                                                               "namespace", "pod_uid",      "unit"};
 using GroupLabels = std::array<std::string, 6>;
 
@@ -117,9 +117,7 @@ struct Series {
   uint64_t live = 0, rss = 0, pss = 0, rss_peak = 0;
   bool pss_known = true;
 
-  size_t series_count() const {
-    return 6 + (pss_known ? 1 : 0) + commands.size() + (other_used ? 1 : 0);
-  }
+  size_t series_count() const { return 6 + (pss_known ? 1 : 0) + commands.size() + (other_used ? 1 : 0); }
 };
 
 std::string series_key(const GroupLabels &labels) {
@@ -383,8 +381,7 @@ struct MetricsCollector::Impl {
   }
 };
 
-MetricsCollector::MetricsCollector(MetricsConfig config, IdentityLookup identity)
-    : impl_(std::make_unique<Impl>()) {
+MetricsCollector::MetricsCollector(MetricsConfig config, IdentityLookup identity) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   impl_->identity = std::move(identity);
 }

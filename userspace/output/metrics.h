@@ -67,7 +67,7 @@ const MetricFamilyInfo &family_info(MetricFamily id);
 
 struct MetricsConfig {
   GroupBy group_by = GroupBy::Tree;
-  uint32_t max_series = 10000;     // group and process series, per collection
+  uint32_t max_series = 10000;      // group and process series, per collection
   uint32_t commands_per_group = 10; // command series per group beside "other"
   uint64_t grace_ns = 300'000'000'000ull;
   bool processes = false; // per-process series (rows must carry processes)

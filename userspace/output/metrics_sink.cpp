@@ -27,7 +27,7 @@ MetricsSink::MetricsSink(MetricsSinkOptions options, MetricsCollector::IdentityL
       wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 Result<std::unique_ptr<MetricsSink>> MetricsSink::create(MetricsSinkOptions options,
-                                                                            MetricsCollector::IdentityLookup identity) {
+                                                         MetricsCollector::IdentityLookup identity) {
   std::unique_ptr<MetricsSink> sink(new MetricsSink(std::move(options), std::move(identity)));
   if (sink->wake_.get() < 0)
     return Error(std::string("cannot create an eventfd: ") + strerror(errno));
@@ -143,8 +143,7 @@ void MetricsSink::write_textfile(const std::string &text) {
   if (!ok) {
     unlink(tmp.c_str());
     if (!textfile_warned_)
-      spdlog::warn("--textfile {}: {}; will retry every interval", options_.textfile,
-                   strerror(error ? error : errno));
+      spdlog::warn("--textfile {}: {}; will retry every interval", options_.textfile, strerror(error ? error : errno));
     textfile_warned_ = true;
     return;
   }

@@ -41,7 +41,7 @@ public:
 
   // Binds the listen address (if any) now, so a busy port fails at startup.
   static Result<std::unique_ptr<MetricsSink>> create(MetricsSinkOptions options,
-                                                                        MetricsCollector::IdentityLookup identity);
+                                                     MetricsCollector::IdentityLookup identity);
   ~MetricsSink() override;
 
   bool wants_rows(uint64_t now_ns) override;

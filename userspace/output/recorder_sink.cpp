@@ -52,7 +52,7 @@ Result<std::unique_ptr<RecorderSink>> RecorderSink::create(RecorderOptions optio
     fd = UniqueFd(dup(STDOUT_FILENO));
   } else {
     fd = UniqueFd(open(options.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    struct stat st{};
+    struct stat st {};
     owns = fd.get() >= 0 && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   }
   if (fd.get() < 0)
@@ -132,9 +132,7 @@ RecordedTick RecorderSink::tick(const std::vector<TreeReport> &rows, uint64_t no
   return t;
 }
 
-void RecorderSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) {
-  add(tick(rows, now_ns, false));
-}
+void RecorderSink::on_snapshot(const std::vector<TreeReport> &rows, uint64_t now_ns) { add(tick(rows, now_ns, false)); }
 
 void RecorderSink::on_loss(const LossReport &l, uint64_t now_ns) {
   add(RecordedLoss{now_ns, l.attempts, l.delivered, l.dropped_kernel, l.dropped_output, l.proc_table_full,
@@ -157,13 +155,12 @@ void RecorderSink::on_final(const std::vector<TreeReport> &rows, const RunSummar
   if (failed_)
     return;
   const bool written = flush_frame();
-  const double per_record =
-      events_written_ ? static_cast<double>(written_) / static_cast<double>(events_written_) : 0;
+  const double per_record = events_written_ ? static_cast<double>(written_) / static_cast<double>(events_written_) : 0;
   if (was_full || !written)
     spdlog::warn("recording stopped at --max-size {} bytes: {} records after it were not written",
                  options_.max_size_bytes.value_or(0), events_dropped_);
-  spdlog::info("recorded {} records in {} bytes ({:.1f} bytes per record) to {}", events_written_, written_,
-               per_record, options_.path == "-" ? "stdout" : options_.path);
+  spdlog::info("recorded {} records in {} bytes ({:.1f} bytes per record) to {}", events_written_, written_, per_record,
+               options_.path == "-" ? "stdout" : options_.path);
 }
 
 void RecorderSink::end_round() {

@@ -210,8 +210,9 @@ void json_event(std::string &line, const Event &event, const Attribution &attr, 
           w.field("constraint", ev.context_known ? std::optional<std::string>(to_string(ev.constraint)) : std::nullopt);
           w.field("memcg", memcg_of(ev, ctx));
           w.field("memcg_id", ev.memcg_id);
-          w.field("memcg_hierarchy", ev.memcg_id == 0 ? std::optional<std::string>()
-                                                      : std::optional<std::string>(ev.memcg_hierarchy_id ? "v1" : "v2"));
+          w.field("memcg_hierarchy", ev.memcg_id == 0
+                                         ? std::optional<std::string>()
+                                         : std::optional<std::string>(ev.memcg_hierarchy_id ? "v1" : "v2"));
           w.field("memcg_limit_bytes", ev.memcg_limit_bytes);
           w.field("memcg_usage_bytes", ev.memcg_id ? std::optional<uint64_t>(ev.memcg_usage_bytes) : std::nullopt);
           w.field("trigger_pid", ev.trigger_pid);
@@ -346,7 +347,6 @@ void json_process(JsonWriter &w, const ProcessReport &p) {
   w.end_object();
 }
 
-
 std::string json_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bool final_report,
                        const RenderContext &ctx) {
   std::string out;
@@ -410,16 +410,16 @@ std::string text_trees(const std::vector<TreeReport> &trees, uint64_t now_ns, bo
   const std::string rows = groups ? fmt::format("{} groups", to_string(ctx.group_by)) : std::string("trees");
   std::string out = fmt::format("--- {} {} ({} {})\n", final_report ? "final report" : "trees at",
                                 clock_time(now_ns, ctx), trees.size(), rows);
-  out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n",
-                     groups ? "" : "ROOT", groups ? "GROUP" : "COMM", "PROCS", "LIVE", "CPU/INT", "CPU", "RSS", "PSS",
-                     "RSS PEAK", "RSS AVG", "BY COMMAND");
+  out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", groups ? "" : "ROOT",
+                     groups ? "GROUP" : "COMM", "PROCS", "LIVE", "CPU/INT", "CPU", "RSS", "PSS", "RSS PEAK", "RSS AVG",
+                     "BY COMMAND");
   for (const auto &t : trees) {
     // A group's key can be long (a 64-digit container id): shown short
     // here, whole in JSON.
     const std::string name = groups ? printable(group_label(t, ctx.group_by)).substr(0, 16) : printable(t.root_comm);
     out += fmt::format("{:>8} {:<16} {:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n",
-                       groups ? std::string() : std::to_string(t.root.pid), name, t.procs_total, t.procs_live, format_duration_ns(t.cpu_interval_ns),
-                       format_duration_ns(t.cpu_ns), format_bytes(t.rss_bytes),
+                       groups ? std::string() : std::to_string(t.root.pid), name, t.procs_total, t.procs_live,
+                       format_duration_ns(t.cpu_interval_ns), format_duration_ns(t.cpu_ns), format_bytes(t.rss_bytes),
                        t.pss_bytes ? format_bytes(*t.pss_bytes) : std::string("-"), format_bytes(t.rss_peak_bytes),
                        format_bytes(t.rss_avg_bytes), by_comm_text(t.by_comm, 4));
     if (t.oom_kills)

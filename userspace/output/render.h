@@ -72,7 +72,7 @@ struct LossReport {
   uint64_t dropped_output = 0;  // lines dropped because stdout was too slow
   uint64_t proc_table_full = 0; // processes the kernel could not track
   uint64_t procs_untracked = 0; // processes userspace could not track
-  uint64_t lost() const; // the sum over kLossCauses
+  uint64_t lost() const;        // the sum over kLossCauses
 };
 
 // Every cause of loss, in one list for JSON, text and the metrics.
@@ -91,9 +91,9 @@ inline constexpr LossCause kLossCauses[] = {
 std::string render_lost(const LossReport &loss, uint64_t now_ns, const RenderContext &ctx);
 
 struct RunSummary {
-  std::optional<std::string> command; // run-a-command mode
-  std::optional<int> exit_code;       // of the command
-  std::optional<int> signal;          // that killed the command
+  std::optional<std::string> command;  // run-a-command mode
+  std::optional<int> exit_code;        // of the command
+  std::optional<int> signal;           // that killed the command
   std::optional<ProcKey> command_tree; // the command's tree, when the report is of it alone
   std::string stop_reason;             // why the run ended early ("max-size"); empty otherwise
   uint64_t procs = 0;

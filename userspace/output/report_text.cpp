@@ -73,7 +73,7 @@ LeakVerdictText leak_verdict_text(const LeakVerdict &v) {
   else if (v.limit_bytes)
     when = fmt::format("is already at the {} limit {}", whose, bytes(*v.limit_bytes));
   std::string siblings = v.siblings ? fmt::format("; {} siblings, median {}", v.siblings,
-                                                   rate(v.sibling_median_rate_bytes_per_s.value_or(0)))
+                                                  rate(v.sibling_median_rate_bytes_per_s.value_or(0)))
                                     : "; no siblings to compare";
   text.consequence = v.exited ? "it exited while leaking" + siblings : "the group " + when + siblings;
   return text;
@@ -137,17 +137,17 @@ std::string render_report_text(const ReportModel &m, bool verbose) {
   if (meta.cut_short)
     out += "  WARNING: the recording was " + meta.cut_note + "\n";
   if (meta.records_lost)
-    out += fmt::format("  WARNING: {} records were lost while recording; figures are lower bounds\n",
-                       meta.records_lost);
+    out +=
+        fmt::format("  WARNING: {} records were lost while recording; figures are lower bounds\n", meta.records_lost);
   if (meta.processes_not_kept)
     out += fmt::format("  note: {} short-lived processes are in the totals but not in the timeline\n",
                        meta.processes_not_kept);
   for (const ReportGroup &g : m.groups) {
     const TreeReport &t = g.totals;
     out += fmt::format("\n== {}\n", name(g.name, 90));
-    out += fmt::format("  {} processes ({} live at the end), CPU {:.2f} s, RSS sum peak {} avg {}", t.procs_total,
-                       t.procs_live, static_cast<double>(t.cpu_ns) / 1e9, bytes(t.rss_peak_bytes),
-                       bytes(t.rss_avg_bytes));
+    out +=
+        fmt::format("  {} processes ({} live at the end), CPU {:.2f} s, RSS sum peak {} avg {}", t.procs_total,
+                    t.procs_live, static_cast<double>(t.cpu_ns) / 1e9, bytes(t.rss_peak_bytes), bytes(t.rss_avg_bytes));
     out += t.pss_bytes ? fmt::format(", PSS {}\n", bytes(*t.pss_bytes)) : "\n";
     out += fmt::format("  largest process peak RSS {}", bytes(t.proc_rss_peak_bytes));
     if (t.memcg_peak_bytes)
@@ -162,8 +162,7 @@ std::string render_report_text(const ReportModel &m, bool verbose) {
                            static_cast<double>(v.ts_ns - std::min(v.ts_ns, meta.start_ns)) / 1e9,
                            v.rss_bytes ? " holding " + bytes(*v.rss_bytes) : "");
     }
-    out += fmt::format("  {:<18} {:>7} {:>11} {:>7} {:>12}\n", "CPU by command", "procs", "CPU s", "share",
-                       "peak RSS");
+    out += fmt::format("  {:<18} {:>7} {:>11} {:>7} {:>12}\n", "CPU by command", "procs", "CPU s", "share", "peak RSS");
     for (size_t i = 0; i < t.by_comm.size() && i < 12; ++i) {
       const CommUsage &c = t.by_comm[i];
       const double share = t.cpu_ns ? 100.0 * static_cast<double>(c.cpu_ns) / static_cast<double>(t.cpu_ns) : 0;
@@ -225,11 +224,14 @@ std::string render_report_json(const ReportModel &m) {
     const TreeReport &t = g.totals;
     json by_comm = json::array();
     for (const CommUsage &c : t.by_comm)
-      by_comm.push_back({{"comm", str(c.comm)}, {"procs", c.procs}, {"cpu_ns", c.cpu_ns},
-                         {"rss_peak_bytes", c.rss_peak_bytes}});
+      by_comm.push_back(
+          {{"comm", str(c.comm)}, {"procs", c.procs}, {"cpu_ns", c.cpu_ns}, {"rss_peak_bytes", c.rss_peak_bytes}});
     json ooms = json::array();
     for (const OomVictim &v : g.oom_victims)
-      ooms.push_back({{"pid", v.key.pid}, {"start_ns", v.key.start_ns}, {"comm", str(v.comm)}, {"ts_ns", v.ts_ns},
+      ooms.push_back({{"pid", v.key.pid},
+                      {"start_ns", v.key.start_ns},
+                      {"comm", str(v.comm)},
+                      {"ts_ns", v.ts_ns},
                       {"rss_bytes", opt(v.rss_bytes)}});
     json leaks = json::array();
     for (const LeakVerdict &v : g.leaks)

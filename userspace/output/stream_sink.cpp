@@ -5,8 +5,8 @@
 
 namespace treetrace {
 
-StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events,
-                       bool final_report, std::unique_ptr<LiveLeaks> leaks)
+StreamSink::StreamSink(int fd, size_t queue_bytes, const RenderContext &render, EventKindSet events, bool final_report,
+                       std::unique_ptr<LiveLeaks> leaks)
     : queue_(fd, queue_bytes), render_(render), renderer_(render), events_(events), final_report_(final_report),
       leaks_(std::move(leaks)) {}
 

@@ -19,8 +19,8 @@ std::string unescape_mountinfo(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
+        s[i + 3] >= '0' && s[i + 3] <= '7') {
       out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
       i += 3;
     } else {
@@ -39,8 +39,7 @@ std::string_view strip_trailing_slashes(std::string_view s) {
 bool is_under(std::string_view path, std::string_view dir) {
   if (dir == "/")
     return !path.empty() && path.front() == '/';
-  return path == dir || (path.size() > dir.size() && path.substr(0, dir.size()) == dir &&
-                         path[dir.size()] == '/');
+  return path == dir || (path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/');
 }
 
 std::optional<std::string> canonical_path(const std::string &path, int &err) {
@@ -227,8 +226,7 @@ std::optional<std::string> CgroupPathCache::lookup(uint64_t id) {
   if (it != paths_.end())
     return it->second;
   uint64_t now = options_.now_ms();
-  if (!last_scan_ms_ || now < *last_scan_ms_ ||
-      now - *last_scan_ms_ >= options_.min_rescan_interval_ms) {
+  if (!last_scan_ms_ || now < *last_scan_ms_ || now - *last_scan_ms_ >= options_.min_rescan_interval_ms) {
     rescan();
     it = paths_.find(id);
     if (it != paths_.end())
@@ -278,8 +276,8 @@ void CgroupPathCache::rescan() {
       if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0)
         continue;
       struct stat st;
-      if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-          !S_ISDIR(st.st_mode) || st.st_dev != root_st.st_dev)
+      if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+          st.st_dev != root_st.st_dev)
         continue;
       std::string child = rel + '/' + e->d_name;
       add(static_cast<uint64_t>(st.st_ino), child);

@@ -67,9 +67,9 @@ public:
   struct Stats {
     uint64_t scans = 0;
     uint64_t lookups = 0;
-    uint64_t misses = 0;       // lookups that found nothing, even after any rescan
-    uint64_t overflowed = 0;   // directories not stored because the cache was full
-    uint64_t scan_errors = 0;  // directories that could not be read
+    uint64_t misses = 0;      // lookups that found nothing, even after any rescan
+    uint64_t overflowed = 0;  // directories not stored because the cache was full
+    uint64_t scan_errors = 0; // directories that could not be read
   };
 
   explicit CgroupPathCache(std::string mount);

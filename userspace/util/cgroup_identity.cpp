@@ -456,8 +456,8 @@ std::optional<CgroupIdentity> IdentityCache::lookup(uint64_t cgroup_id) {
 
 // --- --container and --pod ------------------------------------------------------
 
-Result<std::vector<std::string>>
-find_container_cgroups(std::string_view mount, std::string_view id_prefix, CgroupWalkLimits limits) {
+Result<std::vector<std::string>> find_container_cgroups(std::string_view mount, std::string_view id_prefix,
+                                                        CgroupWalkLimits limits) {
   const std::string what = "--container " + printable(id_prefix);
   if (id_prefix.empty())
     return Error(std::string("--container: empty container id"));
@@ -485,7 +485,7 @@ Result<std::vector<std::string>> find_pod_cgroups(std::string_view mount, std::s
   auto uid = canonical_pod_uid(pod_uid);
   if (!uid)
     return Error(what + ": not a pod UID (8-4-4-4-12 hex digits like 5f0c2a1e-7b3d-4c9a-8e6f-1a2b3c4d5e6f, or 32 for a "
-                  "static pod)");
+                        "static pod)");
   WalkResult walk =
       walk_cgroups(mount, limits, [&](const CgroupIdentity &identity) { return identity.pod_uid == *uid; });
   if (!walk.error.empty())

@@ -180,8 +180,8 @@ struct CgroupWalkLimits {
 //
 // A container id prefix is 1 to 64 hex digits, any case. A pod UID is any
 // form canonical_pod_uid() accepts.
-Result<std::vector<std::string>>
-find_container_cgroups(std::string_view mount, std::string_view id_prefix, CgroupWalkLimits limits = {});
+Result<std::vector<std::string>> find_container_cgroups(std::string_view mount, std::string_view id_prefix,
+                                                        CgroupWalkLimits limits = {});
 Result<std::vector<std::string>> find_pod_cgroups(std::string_view mount, std::string_view pod_uid,
                                                   CgroupWalkLimits limits = {});
 

@@ -8,9 +8,7 @@ namespace treetrace {
 static_assert(kCommMaxLen == TT_COMM_LEN - 1);
 static_assert(kCommPatternMaxLen == TT_COMM_PATTERN_LEN - 1);
 
-bool is_comm_glob(std::string_view pattern) {
-  return pattern.find_first_of("*?") != std::string_view::npos;
-}
+bool is_comm_glob(std::string_view pattern) { return pattern.find_first_of("*?") != std::string_view::npos; }
 
 Result<std::string> normalize_comm_pattern(std::string_view pattern) {
   if (pattern.empty())

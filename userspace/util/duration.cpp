@@ -23,9 +23,8 @@ struct DurationUnit {
 };
 
 constexpr DurationUnit kDurationUnits[] = {
-    {"ns", 1},          {"us", kNsPerUs},       {"\xc2\xb5s", kNsPerUs}, // µs
-    {"ms", kNsPerMs},   {"s", kNsPerSec},       {"m", kNsPerMin},
-    {"h", kNsPerHour},
+    {"ns", 1},        {"us", kNsPerUs}, {"\xc2\xb5s", kNsPerUs}, // µs
+    {"ms", kNsPerMs}, {"s", kNsPerSec}, {"m", kNsPerMin},        {"h", kNsPerHour},
 };
 
 // Fraction digits past this are far below a nanosecond even for hours.

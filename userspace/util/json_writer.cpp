@@ -35,10 +35,9 @@ inline bool plain8(const unsigned char *p) {
   uint64_t x;
   std::memcpy(&x, p, sizeof(x));
   auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  uint64_t high = x & kHigh;                           // a byte >= 0x80
-  uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;  // a byte < 0x20
-  uint64_t special = has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) |
-                     has_zero(x ^ (kOnes * 0x7f));
+  uint64_t high = x & kHigh;                          // a byte >= 0x80
+  uint64_t control = (x - kOnes * 0x20) & ~x & kHigh; // a byte < 0x20
+  uint64_t special = has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) | has_zero(x ^ (kOnes * 0x7f));
   return (high | control | special) == 0;
 }
 
@@ -59,13 +58,27 @@ void JsonWriter::put_escape(unsigned char c) {
   char *buf = room(6);
   buf[0] = '\\';
   switch (c) {
-  case '"': buf[1] = '"'; break;
-  case '\\': buf[1] = '\\'; break;
-  case '\b': buf[1] = 'b'; break;
-  case '\f': buf[1] = 'f'; break;
-  case '\n': buf[1] = 'n'; break;
-  case '\r': buf[1] = 'r'; break;
-  case '\t': buf[1] = 't'; break;
+  case '"':
+    buf[1] = '"';
+    break;
+  case '\\':
+    buf[1] = '\\';
+    break;
+  case '\b':
+    buf[1] = 'b';
+    break;
+  case '\f':
+    buf[1] = 'f';
+    break;
+  case '\n':
+    buf[1] = 'n';
+    break;
+  case '\r':
+    buf[1] = 'r';
+    break;
+  case '\t':
+    buf[1] = 't';
+    break;
   default:
     buf[1] = 'u';
     buf[2] = '0';

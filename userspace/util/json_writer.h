@@ -42,11 +42,11 @@ namespace treetrace {
 // checked as it is written, and escaped like a value when it needs it.
 class JsonKey {
 public:
-  template <size_t N>
-  consteval JsonKey(const char (&literal)[N]) : text_(literal, N - 1), plain_(plain(text_)) {}
+  template <size_t N> consteval JsonKey(const char (&literal)[N]) : text_(literal, N - 1), plain_(plain(text_)) {}
   template <class K>
-    requires std::convertible_to<K, std::string_view> && (!std::is_array_v<std::remove_reference_t<K>>)
-  constexpr JsonKey(K &&key) : text_(std::forward<K>(key)) {}
+  requires std::convertible_to<K, std::string_view> &&
+      (!std::is_array_v<std::remove_reference_t<K>>)constexpr JsonKey(K &&key)
+      : text_(std::forward<K>(key)) {}
 
   std::string_view text() const { return text_; }
   // True when the key is known to need no escaping.
@@ -88,18 +88,32 @@ public:
   void end_array();
 
   // Object members.
-  void field(JsonKey key, std::string_view v) { write_key(key); write_string(v); }
+  void field(JsonKey key, std::string_view v) {
+    write_key(key);
+    write_string(v);
+  }
   // Keeps string literals from converting to bool; a null pointer is null.
-  void field(JsonKey key, const char *v) { write_key(key); write_cstr(v); }
+  void field(JsonKey key, const char *v) {
+    write_key(key);
+    write_cstr(v);
+  }
   template <class T>
-    requires std::integral<T> && (!std::same_as<T, bool>) && (!std::same_as<T, char>)
-  void field(JsonKey key, T v) {
+  requires std::integral<T> &&(!std::same_as<T, bool>)&&(!std::same_as<T, char>)void field(JsonKey key, T v) {
     write_key(key);
     write_integer(v);
   }
-  void field(JsonKey key, double v) { write_key(key); write_double(v); }
-  void field(JsonKey key, bool v) { write_key(key); write_bool(v); }
-  void field(JsonKey key, std::nullptr_t) { write_key(key); write_null(); }
+  void field(JsonKey key, double v) {
+    write_key(key);
+    write_double(v);
+  }
+  void field(JsonKey key, bool v) {
+    write_key(key);
+    write_bool(v);
+  }
+  void field(JsonKey key, std::nullptr_t) {
+    write_key(key);
+    write_null();
+  }
   template <class T> void field(JsonKey key, const std::optional<T> &v) {
     if (v)
       field(key, *v);
@@ -108,18 +122,37 @@ public:
   }
 
   // Array elements, or a lone top-level value (which ends the line).
-  void value(std::string_view v) { begin_value(); write_string(v); end_value(); }
-  void value(const char *v) { begin_value(); write_cstr(v); end_value(); }
+  void value(std::string_view v) {
+    begin_value();
+    write_string(v);
+    end_value();
+  }
+  void value(const char *v) {
+    begin_value();
+    write_cstr(v);
+    end_value();
+  }
   template <class T>
-    requires std::integral<T> && (!std::same_as<T, bool>) && (!std::same_as<T, char>)
-  void value(T v) {
+  requires std::integral<T> &&(!std::same_as<T, bool>)&&(!std::same_as<T, char>)void value(T v) {
     begin_value();
     write_integer(v);
     end_value();
   }
-  void value(double v) { begin_value(); write_double(v); end_value(); }
-  void value(bool v) { begin_value(); write_bool(v); end_value(); }
-  void value(std::nullptr_t) { begin_value(); write_null(); end_value(); }
+  void value(double v) {
+    begin_value();
+    write_double(v);
+    end_value();
+  }
+  void value(bool v) {
+    begin_value();
+    write_bool(v);
+    end_value();
+  }
+  void value(std::nullptr_t) {
+    begin_value();
+    write_null();
+    end_value();
+  }
   template <class T> void value(const std::optional<T> &v) {
     if (v)
       value(*v);

@@ -27,9 +27,7 @@ bool ListenAddress::loopback() const {
   return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-std::string ListenAddress::to_string() const {
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
+std::string ListenAddress::to_string() const { return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port); }
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   ListenAddress out;

@@ -3,10 +3,10 @@
 // (IPv6 in brackets); no name lookups, so what is bound is what was typed.
 #pragma once
 
+#include "util/result.h"
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include "util/result.h"
 
 namespace treetrace {
 

@@ -123,8 +123,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   auto starttime = parse_number<uint64_t>(field(22));
   auto vsize = parse_number<uint64_t>(field(23));
   auto rss = parse_number<int64_t>(field(24));
-  if (!ppid || !minflt || !majflt || !utime || !stime || !num_threads || !starttime || !vsize ||
-      !rss)
+  if (!ppid || !minflt || !majflt || !utime || !stime || !num_threads || !starttime || !vsize || !rss)
     return std::nullopt;
   st.ppid = *ppid;
   st.minflt = *minflt;
@@ -215,8 +214,7 @@ Cmdline parse_cmdline(std::string_view data, size_t max_bytes) {
   return out;
 }
 
-std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes,
-                                          int *error) {
+std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes, int *error) {
   if (pid <= 0 || name == nullptr) {
     if (error)
       *error = EINVAL;

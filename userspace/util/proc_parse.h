@@ -79,8 +79,7 @@ Cmdline parse_cmdline(std::string_view data, size_t max_bytes);
 // Reads at most max_bytes of /proc/PID/NAME with open/read. Returns
 // nullopt on any failure (pid <= 0, process gone, permission denied, ...);
 // the errno is stored in *error when error is non-null (0 on success).
-std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes,
-                                          int *error = nullptr);
+std::optional<std::string> read_proc_file(int pid, const char *name, size_t max_bytes, int *error = nullptr);
 
 // Any small text file (/proc/cgroups, mountinfo), read to its end or max_bytes.
 std::optional<std::string> read_text_file(const char *path, size_t max_bytes = 1 << 20, int *error = nullptr);
