@@ -23,6 +23,33 @@
 #define TT_SIGNAL_GROUP_EXIT 0x00000004
 
 /*
+ * TT_RO(p): the pointer to load fields through; helpers that need a trusted
+ * pointer (task storage) get the original.
+ *
+ * Since 6.4 (commit 6fcd486b3a0a, "bpf: Refactor RCU enforcement in the
+ * verifier"; 6.2 has no such check) the verifier, for each load of a
+ * pointer field through a trusted or RCU pointer (a tracepoint's task, the
+ * iterator's task, t->group_leader), looks up types named like
+ * task_struct__safe_trusted, __safe_trusted_or_null, __safe_rcu and
+ * __safe_rcu_or_null by a linear search of the kernel's BTF
+ * (btf_nested_type_is_trusted()), at every verified visit of the load: on
+ * 6.18 that was a third of treetrace's start. A load through the untrusted
+ * pointer bpf_rdonly_cast() returns (6.2, commit a35b9af4ec2c, "bpf: Add a
+ * kfunc for generic type cast"; the verifier turns the call into a register
+ * move) is the same fault-safe load at run time, and the verifier walks no
+ * names for it. 6.1 has neither the kfunc nor the search: the object built
+ * with TT_TRUSTED_LOADS (bpf/treetrace.bpf.c is built twice, and
+ * userspace/loader/tracer.cpp picks by kernel release) loads through the
+ * pointers as they are.
+ */
+#ifdef TT_TRUSTED_LOADS
+#define TT_RO(p) (p)
+#else
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define TT_RO(p) ((typeof(p))bpf_rdonly_cast((p), bpf_core_type_id_kernel(typeof(*(p)))))
+#endif
+
+/*
  * Before 6.2, mm->rss_stat was a struct of atomic_long_t counters.
  * 6.2 (commit f1a7941243c1, "mm: convert mm's rss stats into
  * percpu_counter") turned it into an array of percpu_counter and removed

@@ -36,7 +36,7 @@ static __always_inline void find_oom_memcg(struct task_struct *victim, struct tt
 	int memory_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	struct cgroup_subsys_state *css = NULL;
 
-	bpf_core_read(&css, sizeof(css), &victim->cgroups->subsys[memory_id & 15]);
+	bpf_core_read(&css, sizeof(css), &TT_RO(victim)->cgroups->subsys[memory_id & 15]);
 	for (int depth = 0; depth < TT_MAX_MEMCG_DEPTH && css; depth++) {
 		/* css is the first member of struct mem_cgroup. */
 		struct mem_cgroup *memcg =
@@ -109,7 +109,7 @@ int handle_mark_victim(unsigned long long *ctx)
 			return 0;
 		__builtin_memset(e, 0, sizeof(*e));
 		fill_header(&e->hdr, TT_EVENT_OOM_KILL, victim, now);
-		struct mm_struct *mm = victim->mm;
+		struct mm_struct *mm = TT_RO(victim)->mm;
 
 		if (mm) {
 			__u64 file = mm_counter(mm, TT_MM_FILEPAGES);

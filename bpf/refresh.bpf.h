@@ -19,6 +19,7 @@
 static __always_inline void fill_refresh_header(struct tt_event_header *h, struct task_struct *t,
 						__u64 now)
 {
+	t = TT_RO(t);
 	struct task_struct *leader = t->group_leader;
 
 	h->kind = TT_EVENT_SAMPLE;
@@ -59,7 +60,7 @@ int refresh_tasks(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
 
-	if (!t || !t->bpf_storage) /* never given storage: untraced */
+	if (!t || !TT_RO(t)->bpf_storage) /* never given storage: untraced */
 		return 0;
 
 	struct task_state *ts = bpf_task_storage_get(&task_states, t, 0, 0);
@@ -74,14 +75,16 @@ int refresh_tasks(struct bpf_iter__task *ctx)
 
 	grew |= credit_thread_counters(t, ts, ps);
 	/* Only this iterator writes the generation; userspace runs one refresh at a time. */
-	if ((ps->refreshed_generation == refresh_generation && !grew) || !t->mm)
+	struct mm_struct *mm = TT_RO(t)->mm;
+
+	if ((ps->refreshed_generation == refresh_generation && !grew) || !mm)
 		return 0;
 	ps->refreshed_generation = refresh_generation;
 
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct tt_sample_event row;
 
-	integrate_rss(ps, t->mm, now);
+	integrate_rss(ps, mm, now);
 	fill_refresh_header(&row.hdr, t, now);
 	fill_sample_body(&row, t, ps, TT_SAMPLE_REFRESH);
 	/*

@@ -34,6 +34,15 @@ const volatile bool trace_kernel_threads = false;
 const volatile bool pid_filter_active = false;
 const volatile __u32 comm_pattern_count = 0;
 const volatile char comm_patterns[TT_MAX_COMM_PATTERNS][TT_COMM_PATTERN_LEN] = {};
+/*
+ * Per pattern, what a comm must hold for the pattern to have a chance: its
+ * first 16 bytes, compared under a mask of the literal prefix (the bytes
+ * before the first '*' or '?'; for a name without either, the whole name
+ * and its NUL). comm_pattern_exact: the masked compare is the whole answer.
+ */
+const volatile __u64 comm_prefix_words[TT_MAX_COMM_PATTERNS][2] = {};
+const volatile __u64 comm_prefix_masks[TT_MAX_COMM_PATTERNS][2] = {};
+const volatile bool comm_pattern_exact[TT_MAX_COMM_PATTERNS] = {};
 const volatile __u32 cgroup_filter_count = 0;
 const volatile __u64 cgroup_filter_ids[TT_MAX_CGROUP_FILTERS] = {};
 const volatile __u32 cgroup_filter_levels[TT_MAX_CGROUP_FILTERS] = {};
@@ -84,11 +93,26 @@ struct task_state {
 	struct thread_credit credited;
 	__u64 folded_at_clock; /* se.exec_start at the last fold; 0: fold at once */
 	__u32 flags;
-	__u32 pad;
-	char comm[TT_COMM_LEN]; /* comm at the last fork/exec, for exec's old_comm */
+	/*
+	 * The exit of a sole thread (TS_SOLE_EXIT), kept here until its final
+	 * switch-out, so sched_process_exit needs no process-table lookup.
+	 * Pages in 32 bits: 16 TiB.
+	 */
+	__u32 exit_wait_status;
+	__u64 exit_ns;
+	__u32 exit_file_pages, exit_anon_pages, exit_shmem_pages;
+	__u32 exit_peak_pages, exit_hiwater_pages;
+	__u32 exit_mem_source; /* enum tt_exit_mem_source; LAST_SAMPLE: decided at the switch-out */
 };
 
 #define TS_EXIT_SEEN 0x1 /* sched_process_exit fired for this thread */
+/*
+ * The thread is its process's only one, and has been since the process was
+ * born at a fork seen here: it is the last of its process to switch out.
+ * Cleared when it starts a thread.
+ */
+#define TS_SOLE 0x2
+#define TS_SOLE_EXIT 0x4 /* a TS_SOLE thread exited: its exit is in task storage */
 
 struct proc_key {
 	__u32 tgid;
@@ -117,6 +141,12 @@ struct proc_state {
 	__u32 flags;
 	__u32 wait_status;
 	__u32 mem_source;
+	/*
+	 * The command name at the last fork or exec, for the next exec's
+	 * old_comm: here rather than in task storage, so exec needs only the
+	 * lookup of this state it makes anyway, not a writable task-storage one.
+	 */
+	char comm[TT_COMM_LEN];
 };
 
 #define PS_GROUP_DEAD 0x1
@@ -193,17 +223,20 @@ static __always_inline bool credit(__u64 *credited, __u64 value, __u64 *total)
 /* ---- Identity ---------------------------------------------------------- */
 
 /*
- * On the hot paths, tasks and mms arrive as BTF-typed pointers (tracepoint
- * arguments, the iterator's task): plain dereferences compile to direct,
- * fault-safe loads, where BPF_CORE_READ() costs a bpf_probe_read_kernel()
- * call per field. The sched_switch program reads these on every switch.
+ * Tasks and mms arrive as BTF-typed pointers (tracepoint arguments, the
+ * iterator's task): plain dereferences compile to direct, fault-safe loads,
+ * where BPF_CORE_READ() costs a bpf_probe_read_kernel() call per field
+ * (about 60 ns each here: a record header read that way cost 0.6 us, against
+ * a few ns loaded directly; docs/lifecycle-cost.md). Every helper below
+ * that only reads takes the pointer through TT_RO() (core_fixes.bpf.h).
  */
 static __always_inline struct proc_key key_of(struct task_struct *t)
 {
+	struct task_struct *ro = TT_RO(t);
 	struct proc_key key = {
-		.tgid = t->tgid,
+		.tgid = ro->tgid,
 		/* de_thread() copies the leader's start time to an exec'ing thread. */
-		.start_ns = t->group_leader->start_boottime,
+		.start_ns = ro->group_leader->start_boottime,
 	};
 	return key;
 }
@@ -211,13 +244,34 @@ static __always_inline struct proc_key key_of(struct task_struct *t)
 /* The tgid as seen from the task's own pid namespace. */
 static __always_inline __u32 ns_tgid(struct task_struct *t)
 {
-	struct pid *pid = BPF_CORE_READ(t, group_leader, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid *pid = TT_RO(t)->group_leader->thread_pid;
+	unsigned int level = pid->level;
 	int nr = 0;
 
+	/* The initial namespace, the common case, at a constant offset. */
+	if (level == 0) {
+		nr = pid->numbers[0].nr;
+		/* Or clang merges this load with the stack load below. */
+		barrier_var(nr);
+		return nr;
+	}
+	/*
+	 * The verifier takes no variable offset into a BTF-typed object, so
+	 * this is a probe read at pid plus a bounded offset. Before 6.10
+	 * (commit 41d047a87106, "bpf/verifier: relax MUL range computation
+	 * check") the verifier gives up on the bounds of a multiplication whose
+	 * source register is not a constant, and clang puts the CO-RE size,
+	 * which it cannot fold, in the destination: the product is unbounded
+	 * and 6.1 to 6.9 refuse to add it to a pointer ("math between ptr_
+	 * pointer and register with unbounded min value is not allowed"). The
+	 * mask, an AND by a constant, bounds it on every kernel and changes
+	 * nothing: 63 entries of struct upid (16 bytes) are well below 64 KiB.
+	 */
+	__u32 off = (level & 0x3f) * bpf_core_type_size(struct upid);
+
+	off &= 0xffff;
 	bpf_probe_read_kernel(&nr, sizeof(nr),
-			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
-				      (level & 0x3f) * bpf_core_type_size(struct upid) +
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) + off +
 				      bpf_core_field_offset(struct upid, nr));
 	return nr;
 }
@@ -225,16 +279,18 @@ static __always_inline __u32 ns_tgid(struct task_struct *t)
 static __always_inline void fill_header(struct tt_event_header *h, __u32 kind,
 					struct task_struct *t, __u64 now)
 {
-	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	struct task_struct *ro = TT_RO(t);
+	struct task_struct *leader = ro->group_leader;
 
 	h->kind = kind;
 	h->ts_ns = now;
-	h->pid = BPF_CORE_READ(t, tgid);
-	h->start_ns = BPF_CORE_READ(leader, start_boottime);
-	h->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
-	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
-	h->ns_pid = ns_tgid(t);
-	BPF_CORE_READ_STR_INTO(&h->comm, leader, comm);
+	h->pid = ro->tgid;
+	h->start_ns = leader->start_boottime;
+	h->cgroup_id = ro->cgroups->dfl_cgrp->kn->id;
+	h->ppid = ro->real_parent->tgid;
+	h->ns_pid = ns_tgid(ro);
+	/* The kernel keeps comm NUL-terminated; userspace stops at the NUL. */
+	__builtin_memcpy(h->comm, leader->comm, TT_COMM_LEN);
 }
 
 /* ---- Ring buffer --------------------------------------------------------- */
@@ -251,8 +307,13 @@ static __always_inline void *reserve_event(__u32 kind, __u64 size)
 	return e;
 }
 
-/* CLOCK_BOOTTIME of the last wakeup forced for being quiet long enough. */
-__u64 last_quiet_wakeup_ns = 0;
+/* Per CPU: CLOCK_BOOTTIME of the last record this CPU submitted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_record_ns SEC(".maps");
 
 static __always_inline void submit_event(void *e, __u64 now)
 {
@@ -262,25 +323,163 @@ static __always_inline void submit_event(void *e, __u64 now)
 	 * Batch wakeups. Without flags the kernel wakes the reader whenever it
 	 * has caught up, which under a steady trickle is once per record, and
 	 * a wakeup (an irq_work, then a reader context switch) costs far more
-	 * than the record: measured at about 32 us on a 2-CPU VM, against
-	 * 1.7 us without it. So wake the reader when enough data waits, or
-	 * when no record has woken it for wakeup_quiet_ns: the first record
-	 * after a quiet spell is delivered at once, and there are at most
-	 * 1 / wakeup_quiet_ns such wakeups a second. The reader's poll timeout
-	 * bounds how long the records in between can wait. The clock is
-	 * shared by all CPUs without a lock: two that race both wake, which
-	 * costs one extra wakeup.
+	 * than the record: about 12-20 us here (bench/floor's ringbuf probe),
+	 * against 0.5 us without it. So wake the reader when enough data
+	 * waits, or at the first record a CPU submits after wakeup_quiet_ns
+	 * without one: that record is delivered at once, and the reader's
+	 * poll timeout bounds how long the others wait. While records keep
+	 * coming, as in a fork storm, nothing is woken for being quiet (a rule
+	 * of one wakeup per quiet interval cost a fork+exec storm about 0.2 us
+	 * per exec). Per CPU, so no cache line bounces between CPUs at each
+	 * record. Signed: a record's time may be a little before the previous
+	 * one's (a fork's is the child's start time).
 	 */
 	if (wakeup_min_bytes) {
+		__u32 zero = 0;
+		__u64 *last = bpf_map_lookup_elem(&last_record_ns, &zero);
+
 		flags = BPF_RB_NO_WAKEUP;
-		if (now - last_quiet_wakeup_ns >= wakeup_quiet_ns) {
-			last_quiet_wakeup_ns = now;
-			flags = BPF_RB_FORCE_WAKEUP;
-		} else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes) {
-			flags = BPF_RB_FORCE_WAKEUP;
+		if (last) {
+			if ((__s64)(now - *last) >= (__s64)wakeup_quiet_ns)
+				flags = BPF_RB_FORCE_WAKEUP;
+			*last = now;
 		}
+		if (flags == BPF_RB_NO_WAKEUP && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);
+}
+
+/* ---- Task storage, read-only --------------------------------------------- */
+
+#define STORAGE_SLOT(i)                     \
+	case i:                             \
+		sdata = storage->cache[i];  \
+		break
+
+/*
+ * This task's task_states value, read-only, from the storage's lookup
+ * cache, or NULL when the cache does not hold it. It is what
+ * bpf_task_storage_get() itself looks at first, without the helper call
+ * and its recursion guard, which cost as much as the rest of a traced
+ * switch-out. The slot of a map is fixed when the map is created
+ * (bpf_local_storage_map.cache_idx); the verifier allows only constant
+ * offsets into the cache, hence the switch. Everything read here is
+ * freed only after an RCU grace period, and tp_btf programs run inside
+ * an RCU read-side section. Writes go through the helper.
+ */
+static __always_inline const struct task_state *peek_task_state(struct bpf_local_storage *storage)
+{
+	struct bpf_local_storage_map *smap = (void *)&task_states;
+	struct bpf_local_storage_data *sdata = NULL;
+
+	switch (smap->cache_idx) {
+		STORAGE_SLOT(0); STORAGE_SLOT(1); STORAGE_SLOT(2); STORAGE_SLOT(3);
+		STORAGE_SLOT(4); STORAGE_SLOT(5); STORAGE_SLOT(6); STORAGE_SLOT(7);
+		STORAGE_SLOT(8); STORAGE_SLOT(9); STORAGE_SLOT(10); STORAGE_SLOT(11);
+		STORAGE_SLOT(12); STORAGE_SLOT(13); STORAGE_SLOT(14); STORAGE_SLOT(15);
+	}
+	if (!sdata || sdata->smap != smap)
+		return NULL;
+	return (const struct task_state *)sdata->data;
+}
+
+/* What find_task_state() could tell. */
+enum {
+	TS_ABSENT,  /* not traced */
+	TS_FOUND,   /* traced; the value read-only in *out */
+	TS_UNKNOWN, /* ask the helper */
+};
+
+#define MAX_STORAGE_WALK 8
+
+/*
+ * This task's task_states value, read-only, without the helper. When the
+ * cache slot holds another map's value (another tool gave the task storage
+ * too, or its map shares our slot), the storage's own list, as the
+ * kernel's slow path walks it: a task holds one value per task-storage map,
+ * and more than a few is unheard of. The walk needs bpf_rdonly_cast() to
+ * type the list's elements; the 6.1 build leaves it to the helper.
+ */
+static __always_inline int find_task_state(struct bpf_local_storage *storage, const struct task_state **out)
+{
+	if (!storage)
+		return TS_ABSENT;
+	*out = peek_task_state(storage);
+	if (*out)
+		return TS_FOUND;
+#ifdef TT_TRUSTED_LOADS
+	return TS_UNKNOWN;
+#else
+	struct hlist_node *n = storage->list.first;
+
+	for (int i = 0; i < MAX_STORAGE_WALK; i++) {
+		if (!n)
+			return TS_ABSENT;
+		/* The element's data, typed as what the cache slots point to. */
+		struct bpf_local_storage_data *sdata =
+			bpf_rdonly_cast((void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
+						bpf_core_field_offset(struct bpf_local_storage_elem, sdata),
+					bpf_core_type_id_kernel(struct bpf_local_storage_data));
+
+		if (sdata->smap == (void *)&task_states) {
+			*out = (const struct task_state *)sdata->data;
+			return TS_FOUND;
+		}
+		n = n->next;
+	}
+	return TS_UNKNOWN;
+#endif
+}
+
+/*
+ * Is this task traced? Tasks no BPF program has given storage to cost one
+ * load, traced ones the peek above. @t must be trusted (a tracepoint's or
+ * iterator's task), for the helper.
+ */
+static __always_inline bool task_traced(struct task_struct *t)
+{
+	const struct task_state *v;
+
+	switch (find_task_state(TT_RO(t)->bpf_storage, &v)) {
+	case TS_ABSENT:
+		return false;
+	case TS_FOUND:
+		return true;
+	}
+	return bpf_task_storage_get(&task_states, t, 0, 0);
+}
+
+/*
+ * The same for a task reached by walking pointers, which the helper does
+ * not take untrusted: the slow path walks the storage's list with probe
+ * reads, since in the 6.1 build its links are not typed.
+ */
+static __always_inline bool ancestor_traced(struct task_struct *t)
+{
+	struct bpf_local_storage *storage = TT_RO(t)->bpf_storage;
+	const struct task_state *v;
+	struct hlist_node *n = NULL;
+
+	switch (find_task_state(storage, &v)) {
+	case TS_ABSENT:
+		return false;
+	case TS_FOUND:
+		return true;
+	}
+	bpf_probe_read_kernel(&n, sizeof(n), &storage->list.first);
+	for (int i = 0; i < MAX_STORAGE_WALK && n; i++) {
+		void *smap = NULL;
+
+		bpf_probe_read_kernel(&smap, sizeof(smap),
+				      (void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
+					      bpf_core_field_offset(struct bpf_local_storage_elem, sdata) +
+					      bpf_core_field_offset(struct bpf_local_storage_data, smap));
+		if (smap == (void *)&task_states)
+			return true;
+		bpf_probe_read_kernel(&n, sizeof(n), (void *)n + bpf_core_field_offset(struct hlist_node, next));
+	}
+	return false;
 }
 
 /* ---- Filters ------------------------------------------------------------- */
@@ -345,7 +544,10 @@ static long glob_step(__u32 index, struct glob_state *g)
 volatile __u32 verifier_opaque_zero = 0;
 
 struct tt_comm {
-	char c[TT_COMM_LEN];
+	union {
+		char c[TT_COMM_LEN];
+		__u64 w[2];
+	};
 };
 
 /*
@@ -375,6 +577,15 @@ __noinline int comm_matches(const struct tt_comm *comm)
 
 		if (i >= comm_pattern_count)
 			break;
+		/*
+		 * Most names fail on their first bytes: decide those, and exact
+		 * names altogether, with two compares instead of the loop.
+		 */
+		if (((comm->w[0] ^ comm_prefix_words[i][0]) & comm_prefix_masks[i][0]) ||
+		    ((comm->w[1] ^ comm_prefix_words[i][1]) & comm_prefix_masks[i][1]))
+			continue;
+		if (comm_pattern_exact[i])
+			return 1;
 		/* Worst case is (pattern + 1) * (comm + 1) steps. */
 		bpf_loop((TT_COMM_PATTERN_LEN + 1) * (TT_COMM_LEN + 1), glob_step, &g, 0);
 		if (g.matched)
@@ -385,8 +596,8 @@ __noinline int comm_matches(const struct tt_comm *comm)
 
 static __always_inline bool cgroup_matches(struct task_struct *t)
 {
-	struct cgroup *cgrp = BPF_CORE_READ(t, cgroups, dfl_cgrp);
-	__u32 level = BPF_CORE_READ(cgrp, level);
+	struct cgroup *cgrp = TT_RO(t)->cgroups->dfl_cgrp;
+	__u32 level = cgrp->level;
 
 	for (__u32 i = 0; i < TT_MAX_CGROUP_FILTERS; i++) {
 		if (i >= cgroup_filter_count)
@@ -401,7 +612,7 @@ static __always_inline bool cgroup_matches(struct task_struct *t)
 
 static __always_inline bool is_kernel_thread(struct task_struct *t)
 {
-	return BPF_CORE_READ(t, flags) & TT_PF_KTHREAD;
+	return TT_RO(t)->flags & TT_PF_KTHREAD;
 }
 
 /* Does this process match a filter by itself (not through an ancestor)? */
@@ -410,15 +621,15 @@ static __always_inline bool matches_filters(struct task_struct *t)
 	if (!filter_active)
 		return true;
 	if (pid_filter_active) {
-		__u32 tgid = BPF_CORE_READ(t, tgid);
+		__u32 tgid = TT_RO(t)->tgid;
 
 		if (bpf_map_lookup_elem(&pid_filter, &tgid))
 			return true;
 	}
 	if (comm_pattern_count) {
-		struct tt_comm comm = {};
+		struct tt_comm comm;
 
-		BPF_CORE_READ_STR_INTO(&comm.c, t, group_leader, comm);
+		__builtin_memcpy(comm.c, TT_RO(t)->group_leader->comm, TT_COMM_LEN);
 		if (comm_matches(&comm))
 			return true;
 	}
@@ -427,18 +638,23 @@ static __always_inline bool matches_filters(struct task_struct *t)
 	return false;
 }
 
+/* include/uapi/asm-generic/errno-base.h */
+#define TT_EEXIST 17
+
 #define MAX_ANCESTOR_WALK 32
 
 /*
  * Membership is inherited. Used only where inheritance cannot be seen from
  * task storage: processes found by the startup scan, and forks racing it.
+ * Read-only all the way up (task_traced()), so the walk needs no trusted
+ * pointer.
  */
 static __always_inline bool self_or_ancestor_matches(struct task_struct *t)
 {
+	t = TT_RO(t);
 	for (int i = 0; i < MAX_ANCESTOR_WALK && t; i++) {
-		if (bpf_task_storage_get(&task_states, t, 0, 0) || matches_filters(t))
+		if (ancestor_traced(t) || matches_filters(t))
 			return true;
-		/* A BTF walk, not a probe read: task storage needs a typed pointer. */
 		struct task_struct *parent = t->real_parent;
 
 		if (!parent || parent == t || t->pid <= 1)
@@ -520,17 +736,27 @@ static __always_inline struct proc_state *proc_of(struct task_struct *t)
 	return bpf_map_lookup_elem(&procs, &key);
 }
 
-static __always_inline struct proc_state *create_proc(struct task_struct *t,
-						      struct proc_state *init)
+/*
+ * Adds a process's state; true if it is in the table (already there
+ * counts: the startup scan can meet a child before its fork tracepoint).
+ */
+static __always_inline bool insert_proc(struct task_struct *t, struct proc_state *init)
 {
 	struct proc_key key = key_of(t);
+	long err = bpf_map_update_elem(&procs, &key, init, BPF_NOEXIST);
 
-	if (bpf_map_update_elem(&procs, &key, init, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&procs, &key)) {
+	if (err && err != -TT_EEXIST) {
 		count(TT_CNT_PROC_TABLE_FULL);
-		return NULL;
+		return false;
 	}
-	return bpf_map_lookup_elem(&procs, &key);
+	return true;
+}
+
+static __always_inline struct proc_state *create_proc(struct task_struct *t, struct proc_state *init)
+{
+	if (!insert_proc(t, init))
+		return NULL;
+	return proc_of(t);
 }
 
 static __always_inline struct task_state *mark_traced(struct task_struct *t, __u64 runtime_credited)
@@ -546,7 +772,6 @@ static __always_inline struct task_state *mark_traced(struct task_struct *t, __u
 	ts->credited.runtime_ns = runtime_credited;
 	ts->folded_at_clock = 0;
 	ts->flags = 0;
-	BPF_CORE_READ_STR_INTO(&ts->comm, t, group_leader, comm);
 	return ts;
 }
 
@@ -600,7 +825,7 @@ static __always_inline void fill_sample_body(struct tt_sample_event *e, struct t
 	e->nivcsw = ps->nivcsw;
 	e->origin = origin;
 	e->pad = 0;
-	mm = t->mm;
+	mm = TT_RO(t)->mm;
 	if (mm)
 		fill_live_memory(&e->counters, mm);
 }
@@ -633,46 +858,70 @@ static __always_inline void maybe_sample(struct task_struct *t, struct proc_stat
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
-	bool is_thread = child->pid != child->tgid;
-	struct task_state *parent_ts = bpf_task_storage_get(&task_states, parent, 0, 0);
+	struct task_struct *c = TT_RO(child);
+	bool is_thread = c->pid != c->tgid;
 
-	if (!parent_ts) {
+	if (!task_traced(parent)) {
 		/* Threads belong to their process: an untraced one stays untraced. */
 		if (is_thread)
 			return 0;
-		if (!trace_kernel_threads && is_kernel_thread(child))
+		if (!trace_kernel_threads && is_kernel_thread(c))
 			return 0;
 		if (startup_scan_pending ? !self_or_ancestor_matches(child)
 					 : !matches_filters(child))
 			return 0;
 	}
 
-	if (!mark_traced(child, 0))
-		return 0;
-	if (is_thread)
-		return 0;
+	struct task_state *ts = mark_traced(child, 0);
 
-	__u64 now = bpf_ktime_get_boot_ns();
+	if (!ts)
+		return 0;
+	if (is_thread) {
+		/* The creator is running this fork: nothing else writes its flags. */
+		struct task_state *creator = bpf_task_storage_get(&task_states, parent, 0, 0);
+
+		if (creator)
+			creator->flags &= ~TS_SOLE;
+		return 0;
+	}
+	ts->flags = TS_SOLE;
+
 	/*
+	 * The fork's time is the child's birth: copy_process() has just read
+	 * CLOCK_BOOTTIME into start_boottime, which saves reading the clock
+	 * again (its shared timekeeper lines are often on the other CPU).
 	 * The first sample is due one interval after birth: a short-lived
 	 * process is described whole by its exit record, and a fork storm
 	 * should cost three records per process, not four.
 	 */
-	struct proc_state init = {.last_sample_ns = now};
-	struct proc_state *ps = create_proc(child, &init);
-	struct mm_struct *mm = child->mm;
+	__u64 now = c->start_boottime;
+	struct proc_state init = { .last_sample_ns = now };
+	struct mm_struct *mm = c->mm;
 
-	if (ps && mm) /* the child's counters were copied from the parent by dup_mmap() */
-		integrate_rss(ps, mm, now);
+	__builtin_memcpy(init.comm, c->comm, TT_COMM_LEN);
+	if (mm) {
+		/*
+		 * The child's counters were copied from the parent by dup_mmap():
+		 * what integrate_rss() makes of a fresh state, set before the
+		 * insert so the new entry needs no lookup.
+		 */
+		__u64 pages = rss_pages_of(mm), hiwater = mm->hiwater_rss;
+
+		init.rss_last_ts_ns = now;
+		init.rss_last_pages = pages;
+		init.hiwater_seen_pages = hiwater;
+		init.rss_peak_sampled_pages = hiwater > pages ? hiwater : pages;
+	}
+	insert_proc(child, &init);
 
 	struct tt_fork_event *e = reserve_event(TT_EVENT_FORK, sizeof(*e));
 
 	if (!e)
 		return 0;
 	fill_header(&e->hdr, TT_EVENT_FORK, parent, now);
-	e->child_pid = child->tgid;
-	e->child_ns_pid = ns_tgid(child);
-	e->child_start_ns = child->start_boottime;
+	e->child_pid = c->tgid;
+	e->child_ns_pid = ns_tgid(c);
+	e->child_start_ns = now;
 	submit_event(e, now);
 	return 0;
 }
@@ -682,31 +931,34 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0, 0);
+	struct task_struct *ro = TT_RO(p);
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct proc_state *ps;
 
-	if (!ts) {
+	if (task_traced(p)) {
+		ps = proc_of(p);
+	} else {
 		/* A new command name may match --comm; de_thread() left one thread. */
-		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(p)) ||
-		    !matches_filters(p))
+		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(ro)) || !matches_filters(p))
 			return 0;
-		ts = mark_traced(p, p->se.sum_exec_runtime);
-		if (!ts)
+		if (!mark_traced(p, ro->se.sum_exec_runtime))
 			return 0;
 		/* Threads that de_thread() reaped are already in the signal totals. */
 		struct proc_state init = {
-			.cpu_ns = p->signal->sum_sched_runtime + p->se.sum_exec_runtime,
+			.cpu_ns = ro->signal->sum_sched_runtime + ro->se.sum_exec_runtime,
 			.last_sample_ns = now,
 		};
 
-		create_proc(p, &init);
+		/* Seen first with its new name: that is its old name too. */
+		__builtin_memcpy(init.comm, ro->comm, TT_COMM_LEN);
+		ps = create_proc(p, &init);
 	}
 
-	ps = proc_of(p);
-	if (ps && p->mm) {
+	struct mm_struct *mm = ro->mm;
+
+	if (ps && mm) {
 		ps->hiwater_seen_pages = 0; /* a new image, with a hiwater mark of its own */
-		integrate_rss(ps, p->mm, now);
+		integrate_rss(ps, mm, now);
 	}
 
 	struct tt_exec_event *e = reserve_event(TT_EVENT_EXEC, sizeof(*e));
@@ -714,12 +966,15 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (!e)
 		goto out;
 	fill_header(&e->hdr, TT_EVENT_EXEC, p, now);
-	__builtin_memcpy(e->old_comm, ts->comm, TT_COMM_LEN);
+	if (ps)
+		__builtin_memcpy(e->old_comm, ps->comm, TT_COMM_LEN);
+	else /* not in the process table (counted as full): unknown */
+		__builtin_memset(e->old_comm, 0, TT_COMM_LEN);
 	e->exec_tid = old_pid;
 	e->argv_truncated = 0;
 	e->filename_truncated = 0;
 
-	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *filename = TT_RO(bprm)->filename;
 	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 
 	if (n == sizeof(e->filename)) {
@@ -729,9 +984,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		e->filename_truncated = next != 0;
 	}
 
-	struct mm_struct *mm = p->mm;
-	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
-	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+	unsigned long arg_start = mm ? mm->arg_start : 0;
+	unsigned long arg_end = mm ? mm->arg_end : 0;
 	__u64 len = arg_end > arg_start ? arg_end - arg_start : 0;
 
 	if (len > TT_ARGV_LEN) {
@@ -745,7 +999,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		count(TT_CNT_ARGV_READ_FAIL);
 	submit_event(e, now);
 out:
-	BPF_CORE_READ_STR_INTO(&ts->comm, p, comm);
+	if (ps)
+		__builtin_memcpy(ps->comm, ro->comm, TT_COMM_LEN);
 	return 0;
 }
 
@@ -753,23 +1008,52 @@ out:
 
 static __always_inline __u32 wait_status_of(struct task_struct *t)
 {
-	struct signal_struct *sig = BPF_CORE_READ(t, signal);
+	struct task_struct *ro = TT_RO(t);
+	struct signal_struct *sig = ro->signal;
 
 	/* The same choice wait_task_zombie() makes. */
-	if (BPF_CORE_READ(sig, flags) & TT_SIGNAL_GROUP_EXIT)
-		return BPF_CORE_READ(sig, group_exit_code);
-	return BPF_CORE_READ(t, group_leader, exit_code);
+	if (sig->flags & TT_SIGNAL_GROUP_EXIT)
+		return sig->group_exit_code;
+	return ro->group_leader->exit_code;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *p)
 {
-	struct task_state *ts = bpf_task_storage_get(&task_states, p, 0, 0);
+	struct task_struct *ro = TT_RO(p);
+	struct task_state *ts;
 	struct proc_state *ps;
 	bool group_dead;
 
+	/* Never given storage: untraced, decided without the helper. */
+	if (!ro->bpf_storage)
+		return 0;
+	ts = bpf_task_storage_get(&task_states, p, 0, 0);
 	if (!ts)
 		return 0;
+	if ((ts->flags & TS_SOLE) && ro->signal->live.counter == 0) {
+		/* The process's exit: kept for the final switch-out (finish_thread()). */
+		struct mm_struct *mm = ro->mm;
+
+		ts->exit_wait_status = wait_status_of(ro);
+		ts->exit_mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+		if (mm) {
+			/* 6.16+: see below. */
+			__u64 file = mm_counter(mm, TT_MM_FILEPAGES);
+			__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
+			__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
+
+			ts->exit_ns = bpf_ktime_get_boot_ns();
+			ts->exit_file_pages = file;
+			ts->exit_anon_pages = anon;
+			ts->exit_shmem_pages = shmem;
+			ts->exit_peak_pages = peak_pages(mm, file + anon + shmem);
+			ts->exit_hiwater_pages = mm->hiwater_rss;
+			ts->exit_mem_source = TT_EXIT_MEM_AT_EXIT;
+		}
+		ts->flags |= TS_EXIT_SEEN | TS_SOLE_EXIT;
+		return 0;
+	}
 	ps = proc_of(p);
 	if (!ps) {
 		count(TT_CNT_PROC_STATE_MISSING);
@@ -788,13 +1072,13 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	 * Two threads exiting together can both see 0 here, where only one
 	 * gets group_dead; PS_EXIT_EMITTED keeps that from making two records.
 	 */
-	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	group_dead = ro->signal->live.counter == 0;
 	if (!group_dead)
 		return 0;
 
-	ps->wait_status = wait_status_of(p);
+	ps->wait_status = wait_status_of(ro);
 
-	struct mm_struct *mm = p->mm;
+	struct mm_struct *mm = ro->mm;
 	__u64 now = bpf_ktime_get_boot_ns();
 
 	if (mm) {
@@ -819,7 +1103,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		 * exec, which the 6.16+ path does not).
 		 */
 		ps->exit_rss_pages = ps->rss_last_pages; /* the total only */
-		ps->exit_peak_pages = BPF_CORE_READ(p, signal, maxrss);
+		ps->exit_peak_pages = ro->signal->maxrss;
 		ps->mem_source = TT_EXIT_MEM_LAST_SAMPLE;
 	} else {
 		ps->mem_source = TT_EXIT_MEM_NONE;
@@ -859,7 +1143,7 @@ static __always_inline void emit_exit(struct task_struct *t, struct proc_state *
 static __always_inline bool credit_runtime(struct task_struct *t, struct task_state *ts,
 					   struct proc_state *ps)
 {
-	return credit(&ts->credited.runtime_ns, t->se.sum_exec_runtime, &ps->cpu_ns);
+	return credit(&ts->credited.runtime_ns, TT_RO(t)->se.sum_exec_runtime, &ps->cpu_ns);
 }
 
 /*
@@ -869,27 +1153,57 @@ static __always_inline bool credit_runtime(struct task_struct *t, struct task_st
 static __always_inline bool credit_thread_counters(struct task_struct *t, struct task_state *ts,
 						   struct proc_state *ps)
 {
-	bool grew = credit(&ts->credited.utime, t->utime, &ps->utime_ns);
+	struct task_struct *ro = TT_RO(t);
+	bool grew = credit(&ts->credited.utime, ro->utime, &ps->utime_ns);
 
-	grew |= credit(&ts->credited.stime, t->stime, &ps->stime_ns);
-	grew |= credit(&ts->credited.minflt, t->min_flt, &ps->minflt);
-	grew |= credit(&ts->credited.majflt, t->maj_flt, &ps->majflt);
-	grew |= credit(&ts->credited.nvcsw, t->nvcsw, &ps->nvcsw);
-	grew |= credit(&ts->credited.nivcsw, t->nivcsw, &ps->nivcsw);
+	grew |= credit(&ts->credited.stime, ro->stime, &ps->stime_ns);
+	grew |= credit(&ts->credited.minflt, ro->min_flt, &ps->minflt);
+	grew |= credit(&ts->credited.majflt, ro->maj_flt, &ps->majflt);
+	grew |= credit(&ts->credited.nvcsw, ro->nvcsw, &ps->nvcsw);
+	grew |= credit(&ts->credited.nivcsw, ro->nivcsw, &ps->nivcsw);
 	return grew;
 }
 
 /* The thread will never run again: fold its counters into the process. */
-static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts,
-					  struct proc_state *ps, __u64 now)
+/* What handle_exit() keeps in the process state, from a sole thread's task storage. */
+static __always_inline void apply_sole_exit(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+{
+	ps->wait_status = ts->exit_wait_status;
+	if (ts->exit_mem_source == TT_EXIT_MEM_AT_EXIT) {
+		__u64 rss = (__u64)ts->exit_file_pages + ts->exit_anon_pages + ts->exit_shmem_pages;
+
+		ps->exit_rss_pages = rss;
+		ps->exit_rss_part_pages[TT_MM_FILEPAGES] = ts->exit_file_pages;
+		ps->exit_rss_part_pages[TT_MM_ANONPAGES] = ts->exit_anon_pages;
+		ps->exit_rss_part_pages[TT_MM_SHMEMPAGES] = ts->exit_shmem_pages;
+		ps->exit_peak_pages = ts->exit_peak_pages;
+		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
+		integrate_rss_pages(ps, rss, ts->exit_hiwater_pages, ts->exit_ns);
+	} else if (ps->rss_last_ts_ns) {
+		/* As handle_exit() does before 6.16: do_exit() set maxrss before the tracepoint. */
+		ps->exit_rss_pages = ps->rss_last_pages;
+		ps->exit_peak_pages = TT_RO(t)->signal->maxrss;
+		ps->mem_source = TT_EXIT_MEM_LAST_SAMPLE;
+	} else {
+		ps->mem_source = TT_EXIT_MEM_NONE;
+	}
+}
+
+static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts, struct proc_state *ps,
+					  __u64 now)
 {
 	credit_thread_counters(t, ts, ps);
 
-	/* Last exiting thread out, after the group died: the process is gone. */
-	if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
-		return;
-	if (!(ps->flags & PS_GROUP_DEAD))
-		return;
+	if (ts->flags & TS_SOLE_EXIT) {
+		/* The only thread there was: the process is gone. */
+		apply_sole_exit(t, ts, ps);
+	} else {
+		/* Last exiting thread out, after the group died: the process is gone. */
+		if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
+			return;
+		if (!(ps->flags & PS_GROUP_DEAD))
+			return;
+	}
 	if (__sync_fetch_and_or(&ps->flags, PS_EXIT_EMITTED) & PS_EXIT_EMITTED)
 		return;
 	emit_exit(t, ps, now);
@@ -900,50 +1214,6 @@ static __always_inline void finish_thread(struct task_struct *t, struct task_sta
 }
 
 /* ---- sched_switch ---------------------------------------------------------- */
-
-#define STORAGE_SLOT(i)                                                                            \
-	case i:                                                                                    \
-		sdata = storage->cache[i];                                                         \
-		break
-
-/*
- * This task's task_states value, read-only, from the storage's lookup
- * cache, or NULL when the cache does not hold it. It is what
- * bpf_task_storage_get() itself looks at first, without the helper call
- * and its recursion guard, which cost as much as the rest of a traced
- * switch-out. The slot of a map is fixed when the map is created
- * (bpf_local_storage_map.cache_idx); the verifier allows only constant
- * offsets into the cache, hence the switch. Everything read here is
- * freed only after an RCU grace period, and tp_btf programs run inside
- * an RCU read-side section. Writes go through the helper.
- */
-static __always_inline const struct task_state *peek_task_state(struct bpf_local_storage *storage)
-{
-	struct bpf_local_storage_map *smap = (void *)&task_states;
-	struct bpf_local_storage_data *sdata = NULL;
-
-	switch (smap->cache_idx) {
-		STORAGE_SLOT(0);
-		STORAGE_SLOT(1);
-		STORAGE_SLOT(2);
-		STORAGE_SLOT(3);
-		STORAGE_SLOT(4);
-		STORAGE_SLOT(5);
-		STORAGE_SLOT(6);
-		STORAGE_SLOT(7);
-		STORAGE_SLOT(8);
-		STORAGE_SLOT(9);
-		STORAGE_SLOT(10);
-		STORAGE_SLOT(11);
-		STORAGE_SLOT(12);
-		STORAGE_SLOT(13);
-		STORAGE_SLOT(14);
-		STORAGE_SLOT(15);
-	}
-	if (!sdata || sdata->smap != smap)
-		return NULL;
-	return (const struct task_state *)sdata->data;
-}
 
 /*
  * @clock is prev's se.exec_start, which update_curr() has just set to this
@@ -959,7 +1229,8 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	struct bpf_local_storage *storage = prev->bpf_storage;
+	struct task_struct *ro = TT_RO(prev);
+	struct bpf_local_storage *storage = ro->bpf_storage;
 
 	/*
 	 * A task that no BPF program has given storage to is untraced: one
@@ -970,21 +1241,23 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		return 0;
 
 	/* A clock for free: see fold_due(). */
-	__u64 clock = prev->se.exec_start;
+	__u64 clock = ro->se.exec_start;
 
-	if (prev_state != TT_TASK_DEAD) {
-		const struct task_state *peeked = peek_task_state(storage);
+	const struct task_state *found;
+	int state = find_task_state(storage, &found);
 
-		if (peeked && !fold_due(clock, peeked->folded_at_clock))
-			return 0;
-	}
+	/* Another tool's storage, not ours: untraced, decided read-only. */
+	if (state == TS_ABSENT)
+		return 0;
+	if (state == TS_FOUND && prev_state != TT_TASK_DEAD && !fold_due(clock, found->folded_at_clock))
+		return 0;
 
 	struct task_state *ts = bpf_task_storage_get(&task_states, prev, 0, 0);
 
 	if (!ts) /* untraced: the common case on a filtered node */
 		return 0;
 	if (prev_state != TT_TASK_DEAD) {
-		/* Not peeked (another map holds the cache slot), or due. */
+		/* Not found read-only (6.1 build), or due. */
 		if (!fold_due(clock, ts->folded_at_clock))
 			return 0;
 		ts->folded_at_clock = clock;
@@ -1005,11 +1278,11 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		return 0;
 	}
 
-	struct mm_struct *mm = prev->mm;
+	struct mm_struct *mm = ro->mm;
 
 	if (mm)
 		integrate_rss(ps, mm, now);
-	maybe_sample(prev, ps, now);
+	maybe_sample(ro, ps, now);
 	return 0;
 }
 
@@ -1030,31 +1303,35 @@ int scan_tasks(struct bpf_iter__task *ctx)
 
 	if (!t)
 		return 0;
+	struct task_struct *ro = TT_RO(t);
+
 	if (!trace_kernel_threads && is_kernel_thread(t))
 		return 0;
 
 	if (scan_pass == 1) {
-		if (bpf_task_storage_get(&task_states, t, 0, 0))
+		if (task_traced(t))
 			return 0; /* already traced through a fork seen after attach */
-		if (BPF_CORE_READ(t, signal, live.counter) == 0)
+		if (ro->signal->live.counter == 0)
 			return 0; /* the group is already dying; its exit cannot be seen whole */
 		if (filter_active && !self_or_ancestor_matches(t))
 			return 0;
 
-		struct signal_struct *sig = BPF_CORE_READ(t, signal);
+		struct signal_struct *sig = ro->signal;
 		/* Counters of threads that exited before treetrace started. */
 		struct proc_state init = {
 			.flags = PS_FOUND_BY_SCAN,
-			.cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime),
-			.utime_ns = BPF_CORE_READ(sig, utime),
-			.stime_ns = BPF_CORE_READ(sig, stime),
-			.minflt = BPF_CORE_READ(sig, min_flt),
-			.majflt = BPF_CORE_READ(sig, maj_flt),
-			.nvcsw = BPF_CORE_READ(sig, nvcsw),
-			.nivcsw = BPF_CORE_READ(sig, nivcsw),
+			.cpu_ns = sig->sum_sched_runtime,
+			.utime_ns = sig->utime,
+			.stime_ns = sig->stime,
+			.minflt = sig->min_flt,
+			.majflt = sig->maj_flt,
+			.nvcsw = sig->nvcsw,
+			.nivcsw = sig->nivcsw,
 		};
+
+		__builtin_memcpy(init.comm, ro->group_leader->comm, TT_COMM_LEN);
 		struct proc_state *ps = create_proc(t, &init);
-		__u64 runtime = BPF_CORE_READ(t, se.sum_exec_runtime);
+		__u64 runtime = ro->se.sum_exec_runtime;
 
 		if (!ps || !mark_traced(t, runtime))
 			return 0;
@@ -1063,12 +1340,12 @@ int scan_tasks(struct bpf_iter__task *ctx)
 	}
 
 	/* Pass 2: one report per process, from its group leader. */
-	if (BPF_CORE_READ(t, pid) != BPF_CORE_READ(t, tgid))
+	if (ro->pid != ro->tgid)
 		return 0;
 	struct proc_state *ps = proc_of(t);
 
 	/* A process forked after attach has had its fork record already. */
-	if (!ps || !(ps->flags & PS_FOUND_BY_SCAN) || !bpf_task_storage_get(&task_states, t, 0, 0))
+	if (!ps || !(ps->flags & PS_FOUND_BY_SCAN) || !task_traced(t))
 		return 0;
 	/* Reported once, however many scans visit it. */
 	if (!(__sync_fetch_and_and(&ps->flags, ~PS_FOUND_BY_SCAN) & PS_FOUND_BY_SCAN))
@@ -1078,11 +1355,11 @@ int scan_tasks(struct bpf_iter__task *ctx)
 
 	if (e) {
 		fill_header(&e->hdr, TT_EVENT_EXISTING, t, now);
-		e->nr_threads = BPF_CORE_READ(t, signal, nr_threads);
+		e->nr_threads = ro->signal->nr_threads;
 		e->is_kernel_thread = is_kernel_thread(t);
 		submit_event(e, now);
 	}
-	struct mm_struct *mm = t->mm;
+	struct mm_struct *mm = ro->mm;
 
 	if (mm)
 		integrate_rss(ps, mm, now);

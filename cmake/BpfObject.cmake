@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Build rules for BPF objects and their libbpf skeletons.
 #
-# tt_add_bpf_skeleton(<name> <source.bpf.c>) compiles the program with clang
+# tt_add_bpf_skeleton(<name> <source.bpf.c> [DEFINES <macro>...]) compiles
+# the program with clang (with -D<macro> for each DEFINES entry)
 # (tracking headers through a depfile, not a glob), links it with
 # `bpftool gen object`, generates <name>.skel.h (struct <name>_bpf) with
 # `bpftool gen skeleton`,
@@ -42,6 +43,8 @@ if(NOT EXISTS ${PROJECT_SOURCE_DIR}/vmlinux/${TT_BPF_ARCH}/vmlinux.h)
 endif()
 
 function(tt_add_bpf_skeleton name source)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "" "DEFINES")
+  list(TRANSFORM arg_DEFINES PREPEND -D OUTPUT_VARIABLE defines)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/bpf)
   set(obj ${out_dir}/${name}.tmp.bpf.o)
   set(linked ${out_dir}/${name}.bpf.o)
@@ -51,7 +54,7 @@ function(tt_add_bpf_skeleton name source)
 
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${TT_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${TT_BPF_ARCH}
+    COMMAND ${TT_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${TT_BPF_ARCH} ${defines}
             -Wall -Werror -Wno-unused-function
             -I${PROJECT_SOURCE_DIR}/vmlinux/${TT_BPF_ARCH}
             -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf

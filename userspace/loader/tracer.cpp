@@ -8,13 +8,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <linux/capability.h>
 #include <string>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "treetrace.skel.h"
+#include "treetrace_v61.skel.h"
 #include "util/unique_fd.h"
 
 namespace treetrace {
@@ -28,9 +31,95 @@ bool has_effective_cap(int cap) {
   return data[cap / 32].effective & (1u << (cap % 32));
 }
 
-struct SkeletonDeleter {
-  void operator()(treetrace_bpf *s) const { treetrace_bpf__destroy(s); }
+// bpf/treetrace.bpf.c is built twice (TT_RO in bpf/core_fixes.bpf.h): with
+// bpf_rdonly_cast() for Linux 6.2 and later, and without it for 6.1. Both
+// have the same maps, programs and globals; the loader uses either through
+// this view.
+using Rodata = treetrace_bpf::treetrace_bpf__rodata;
+using Bss = treetrace_bpf::treetrace_bpf__bss;
+static_assert(sizeof(Rodata) == sizeof(treetrace_v61_bpf::treetrace_v61_bpf__rodata));
+static_assert(sizeof(Bss) == sizeof(treetrace_v61_bpf::treetrace_v61_bpf__bss));
+
+enum class BpfBuild { Current, V61 };
+
+struct Skeleton {
+  BpfBuild build = BpfBuild::Current;
+  void *skel = nullptr;
+  void (*destroy)(void *) = nullptr;
+  int (*load)(void *) = nullptr;
+  int (*attach)(void *) = nullptr;
+  // The skeleton's own pointers: libbpf moves them when it maps the data at load.
+  Rodata **rodata = nullptr;
+  Bss **bss = nullptr;
+  bpf_map *events = nullptr, *procs = nullptr, *pid_filter = nullptr, *counters = nullptr;
+  bpf_program *scan_tasks = nullptr, *refresh_tasks = nullptr, *handle_mark_victim = nullptr;
+
+  Skeleton() = default;
+  Skeleton(const Skeleton &) = delete;
+  Skeleton &operator=(const Skeleton &) = delete;
+  ~Skeleton() {
+    if (skel)
+      destroy(skel);
+  }
 };
+
+template <typename S, S *(*Open)(const bpf_object_open_opts *), void (*Destroy)(S *), int (*Load)(S *),
+          int (*Attach)(S *)>
+std::unique_ptr<Skeleton> open_skeleton(BpfBuild build, const bpf_object_open_opts *opts) {
+  S *s = Open(opts);
+  if (!s)
+    return nullptr;
+  auto v = std::make_unique<Skeleton>();
+  v->build = build;
+  v->skel = s;
+  v->destroy = [](void *p) { Destroy(static_cast<S *>(p)); };
+  v->load = [](void *p) { return Load(static_cast<S *>(p)); };
+  v->attach = [](void *p) { return Attach(static_cast<S *>(p)); };
+  v->rodata = reinterpret_cast<Rodata **>(&s->rodata);
+  v->bss = reinterpret_cast<Bss **>(&s->bss);
+  v->events = s->maps.events;
+  v->procs = s->maps.procs;
+  v->pid_filter = s->maps.pid_filter;
+  v->counters = s->maps.counters;
+  v->scan_tasks = s->progs.scan_tasks;
+  v->refresh_tasks = s->progs.refresh_tasks;
+  v->handle_mark_victim = s->progs.handle_mark_victim;
+  return v;
+}
+
+std::unique_ptr<Skeleton> open_build(BpfBuild build, const bpf_object_open_opts *opts) {
+  if (build == BpfBuild::V61)
+    return open_skeleton<treetrace_v61_bpf, treetrace_v61_bpf__open_opts, treetrace_v61_bpf__destroy,
+                         treetrace_v61_bpf__load, treetrace_v61_bpf__attach>(build, opts);
+  return open_skeleton<treetrace_bpf, treetrace_bpf__open_opts, treetrace_bpf__destroy, treetrace_bpf__load,
+                       treetrace_bpf__attach>(build, opts);
+}
+
+// bpf_rdonly_cast() came with 6.2 (commit a35b9af4ec2c). TREETRACE_BPF_BUILD=v61
+// picks the 6.1 build on any kernel, for testing it.
+BpfBuild build_for_this_kernel() {
+  if (const char *forced = getenv("TREETRACE_BPF_BUILD"))
+    return std::string(forced) == "v61" ? BpfBuild::V61 : BpfBuild::Current;
+  struct utsname u {};
+  int major = 0, minor = 0;
+  if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+    return BpfBuild::V61; // unknown: the build that loads everywhere
+  return major > 6 || (major == 6 && minor >= 2) ? BpfBuild::Current : BpfBuild::V61;
+}
+
+// What a command name must start with for a --comm pattern to have a
+// chance (bpf/treetrace.bpf.c, comm_matches()): the literal bytes before the
+// first '*' or '?', or for a plain name the name and its NUL.
+void comm_prefix(const std::string &pattern, __u64 words[2], __u64 masks[2], bool &exact) {
+  unsigned char bytes[TT_COMM_LEN] = {}, mask[TT_COMM_LEN] = {};
+  const size_t wild = pattern.find_first_of("*?");
+  exact = wild == std::string::npos;
+  const size_t prefix = std::min<size_t>(exact ? pattern.size() + 1 : wild, TT_COMM_LEN);
+  memcpy(bytes, pattern.data(), std::min<size_t>(pattern.size(), TT_COMM_LEN));
+  memset(mask, 0xff, prefix);
+  memcpy(words, bytes, sizeof bytes);
+  memcpy(masks, mask, sizeof mask);
+}
 struct RingBufferDeleter {
   void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
 };
@@ -86,7 +175,7 @@ uint64_t KernelCounters::total_dropped() const {
 struct Tracer::Impl {
   TracerConfig config;
   RecordHandler on_record;
-  std::unique_ptr<treetrace_bpf, SkeletonDeleter> skel;
+  std::unique_ptr<Skeleton> skel;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link;
   std::unique_ptr<bpf_link, LinkDeleter> refresh_link;
@@ -100,13 +189,16 @@ struct Tracer::Impl {
   }
 
   void configure_rodata() {
-    auto *ro = skel->rodata;
+    Rodata *ro = *skel->rodata;
     ro->filter_active = config.any_filter();
     ro->trace_kernel_threads = config.trace_kernel_threads;
     ro->pid_filter_active = !config.pids.empty();
     ro->comm_pattern_count = static_cast<uint32_t>(config.comm_patterns.size());
-    for (size_t i = 0; i < config.comm_patterns.size() && i < TT_MAX_COMM_PATTERNS; i++)
+    for (size_t i = 0; i < config.comm_patterns.size() && i < TT_MAX_COMM_PATTERNS; i++) {
       strncpy(const_cast<char *>(ro->comm_patterns[i]), config.comm_patterns[i].c_str(), TT_COMM_PATTERN_LEN - 1);
+      comm_prefix(config.comm_patterns[i], const_cast<__u64 *>(ro->comm_prefix_words[i]),
+                  const_cast<__u64 *>(ro->comm_prefix_masks[i]), const_cast<bool &>(ro->comm_pattern_exact[i]));
+    }
     ro->cgroup_filter_count = static_cast<uint32_t>(config.cgroups.size());
     for (size_t i = 0; i < config.cgroups.size() && i < TT_MAX_CGROUP_FILTERS; i++) {
       ro->cgroup_filter_ids[i] = config.cgroups[i].id;
@@ -121,7 +213,7 @@ struct Tracer::Impl {
 
   // Opens the object and sets it up for this run; `oom` says which of the
   // OOM programs to load.
-  Result<void> open_object(OomSupport level) {
+  Result<void> open_object(BpfBuild build, OomSupport level) {
     // The CO-RE flavors a kernel lacks make libbpf look for them in module
     // BTFs, and listing those needs CAP_SYS_ADMIN (libbpf 1.1, Debian 12's,
     // fails the load without it). Naming the kernel's BTF as the target
@@ -132,26 +224,27 @@ struct Tracer::Impl {
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!has_effective_cap(CAP_SYS_ADMIN))
       open_opts.btf_custom_path = "/sys/kernel/btf/vmlinux";
-    skel.reset(treetrace_bpf__open_opts(&open_opts));
+    skel.reset();
+    skel = open_build(build, &open_opts);
     if (!skel)
       return Error("cannot open the BPF object: " + errno_reason(errno));
     configure_rodata();
-    if (int err = bpf_map__set_max_entries(skel->maps.events, config.ringbuf_bytes))
+    if (int err = bpf_map__set_max_entries(skel->events, config.ringbuf_bytes))
       return Error("invalid ring buffer size: " + errno_reason(err));
-    if (int err = bpf_map__set_max_entries(skel->maps.procs, config.max_procs))
+    if (int err = bpf_map__set_max_entries(skel->procs, config.max_procs))
       return Error("invalid process table size: " + errno_reason(err));
     // The iterators run only when asked to.
-    bpf_program__set_autoattach(skel->progs.scan_tasks, false);
-    bpf_program__set_autoattach(skel->progs.refresh_tasks, false);
+    bpf_program__set_autoattach(skel->scan_tasks, false);
+    bpf_program__set_autoattach(skel->refresh_tasks, false);
     oom = level;
-    bpf_program__set_autoload(skel->progs.handle_mark_victim, level == OomSupport::Full);
+    bpf_program__set_autoload(skel->handle_mark_victim, level == OomSupport::Full);
     return {};
   }
 
   // Runs one pass of the startup scan, draining the ring buffer between
   // read() chunks so a node with many processes cannot overflow it.
   Result<void> run_scan_pass(uint32_t pass) {
-    skel->bss->scan_pass = pass;
+    (*skel->bss)->scan_pass = pass;
     UniqueFd iter(bpf_iter_create(bpf_link__fd(scan_link.get())));
     if (iter.get() < 0)
       return Error("cannot start the task scan: " + errno_reason(errno));
@@ -189,20 +282,32 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerConfig &config, Recor
   auto ms_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
-  if (auto opened = impl->open_object(OomSupport::Full); !opened)
+  BpfBuild build = build_for_this_kernel();
+  if (auto opened = impl->open_object(build, OomSupport::Full); !opened)
     return Error(opened.error());
   spdlog::debug("BPF object opened in {:.1f} ms", ms_since(began));
   const auto load_began = std::chrono::steady_clock::now();
-  int err = treetrace_bpf__load(impl->skel.get());
+  int err = impl->skel->load(impl->skel->skel);
+  // A 6.2+ release without bpf_rdonly_cast() would be a kernel patched
+  // oddly; the 6.1 build loads wherever treetrace runs at all. A refusal
+  // for want of privileges is the same for both.
+  if (err && err != -EPERM && build == BpfBuild::Current) {
+    spdlog::warn("the BPF programs for Linux 6.2+ did not load ({}); using those for 6.1, which start slower",
+                 errno_reason(err));
+    build = BpfBuild::V61;
+    if (auto opened = impl->open_object(build, OomSupport::Full); !opened)
+      return Error(opened.error());
+    err = impl->skel->load(impl->skel->skel);
+  }
   // OOM kills are worth reporting but not worth refusing to trace for: a
   // kernel without the oom:mark_victim tracepoint (CONFIG_TRACEPOINTS
   // without the oom events) loads the rest. The object is opened again,
   // since libbpf cannot load one twice; only such a kernel pays for it.
   if (err) {
     spdlog::debug("load with the OOM program failed: {}; trying without it", errno_reason(err));
-    if (auto opened = impl->open_object(OomSupport::None); !opened)
+    if (auto opened = impl->open_object(build, OomSupport::None); !opened)
       return Error(opened.error());
-    err = treetrace_bpf__load(impl->skel.get());
+    err = impl->skel->load(impl->skel->skel);
     if (!err)
       spdlog::warn("this kernel cannot trace oom:mark_victim: OOM kills will not be reported");
   }
@@ -215,15 +320,16 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerConfig &config, Recor
                  errno_reason(err) + (config.libbpf_verbosity < 2 ? " (run with -vv for the verifier log)" : ""));
   }
 
-  spdlog::debug("BPF programs loaded in {:.1f} ms (kernel BTF, relocations, verifier)", ms_since(load_began));
+  spdlog::debug("BPF programs loaded in {:.1f} ms (kernel BTF, relocations, verifier; {})", ms_since(load_began),
+                build == BpfBuild::V61 ? "build for Linux 6.1" : "build for Linux 6.2+");
 
   for (uint32_t pid : config.pids) {
     uint8_t one = 1;
-    if (bpf_map_update_elem(bpf_map__fd(impl->skel->maps.pid_filter), &pid, &one, BPF_ANY))
+    if (bpf_map_update_elem(bpf_map__fd(impl->skel->pid_filter), &pid, &one, BPF_ANY))
       return Error("cannot add pid " + std::to_string(pid) + " to the filter: " + errno_reason(errno));
   }
 
-  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), Impl::on_ring_record, impl.get(), nullptr));
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(impl->skel->events), Impl::on_ring_record, impl.get(), nullptr));
   if (!impl->ring)
     return Error("cannot open the ring buffer: " + errno_reason(errno));
 
@@ -236,20 +342,20 @@ Tracer::~Tracer() = default;
 Result<void> Tracer::start() {
   Impl &m = *impl_;
   // Forks racing the scan must check ancestry themselves until pass 1 ends.
-  m.skel->bss->startup_scan_pending = true;
-  if (int err = treetrace_bpf__attach(m.skel.get()))
+  (*m.skel->bss)->startup_scan_pending = true;
+  if (int err = m.skel->attach(m.skel->skel))
     return Error("cannot attach the tracepoints: " + errno_reason(err));
 
-  m.scan_link.reset(bpf_program__attach_iter(m.skel->progs.scan_tasks, nullptr));
+  m.scan_link.reset(bpf_program__attach_iter(m.skel->scan_tasks, nullptr));
   if (!m.scan_link)
     return Error("cannot create the task scan: " + errno_reason(errno));
   if (auto scanned = m.run_scan_pass(1); !scanned)
     return scanned;
-  m.skel->bss->startup_scan_pending = false;
+  (*m.skel->bss)->startup_scan_pending = false;
   if (auto scanned = m.run_scan_pass(2); !scanned)
     return scanned;
   m.scan_link.reset();
-  m.refresh_link.reset(bpf_program__attach_iter(m.skel->progs.refresh_tasks, nullptr));
+  m.refresh_link.reset(bpf_program__attach_iter(m.skel->refresh_tasks, nullptr));
   if (!m.refresh_link)
     return Error("cannot create the live-state refresh: " + errno_reason(errno));
   return {};
@@ -268,7 +374,7 @@ Result<void> Tracer::refresh(const RecordHandler &on_row, RefreshStats *stats) {
   alignas(8) char chunk[16384 + row_size];
   size_t rows = 0, carried = 0;
   double apply_us = 0;
-  m.skel->bss->refresh_generation = ++m.refresh_generation;
+  (*m.skel->bss)->refresh_generation = ++m.refresh_generation;
   UniqueFd iter(bpf_iter_create(bpf_link__fd(m.refresh_link.get())));
   if (iter.get() < 0)
     return Error("cannot start a live-state refresh: " + errno_reason(errno));
@@ -311,7 +417,7 @@ int Tracer::consume() { return ring_buffer__consume(impl_->ring.get()); }
 
 KernelCounters Tracer::counters() const {
   KernelCounters out;
-  const int fd = bpf_map__fd(impl_->skel->maps.counters);
+  const int fd = bpf_map__fd(impl_->skel->counters);
   std::vector<uint64_t> per_cpu(static_cast<size_t>(impl_->possible_cpus));
   auto read = [&](uint32_t key) {
     uint64_t sum = 0;
@@ -335,7 +441,7 @@ KernelCounters Tracer::counters() const {
 }
 
 std::vector<ProcKey> Tracer::traced_processes() const {
-  const int fd = bpf_map__fd(impl_->skel->maps.procs);
+  const int fd = bpf_map__fd(impl_->skel->procs);
   struct Key { // struct proc_key in bpf/treetrace.bpf.c
     uint32_t tgid, pad;
     uint64_t start_ns;
