@@ -344,7 +344,8 @@ static __always_inline void submit_event(void *e, __u64 now)
 				flags = BPF_RB_FORCE_WAKEUP;
 			*last = now;
 		}
-		if (flags == BPF_RB_NO_WAKEUP && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
+		if (flags == BPF_RB_NO_WAKEUP &&
+		    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_min_bytes)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);
@@ -352,9 +353,9 @@ static __always_inline void submit_event(void *e, __u64 now)
 
 /* ---- Task storage, read-only --------------------------------------------- */
 
-#define STORAGE_SLOT(i)                     \
-	case i:                             \
-		sdata = storage->cache[i];  \
+#define STORAGE_SLOT(i)                                                                            \
+	case i:                                                                                    \
+		sdata = storage->cache[i];                                                         \
 		break
 
 /*
@@ -374,10 +375,22 @@ static __always_inline const struct task_state *peek_task_state(struct bpf_local
 	struct bpf_local_storage_data *sdata = NULL;
 
 	switch (smap->cache_idx) {
-		STORAGE_SLOT(0); STORAGE_SLOT(1); STORAGE_SLOT(2); STORAGE_SLOT(3);
-		STORAGE_SLOT(4); STORAGE_SLOT(5); STORAGE_SLOT(6); STORAGE_SLOT(7);
-		STORAGE_SLOT(8); STORAGE_SLOT(9); STORAGE_SLOT(10); STORAGE_SLOT(11);
-		STORAGE_SLOT(12); STORAGE_SLOT(13); STORAGE_SLOT(14); STORAGE_SLOT(15);
+		STORAGE_SLOT(0);
+		STORAGE_SLOT(1);
+		STORAGE_SLOT(2);
+		STORAGE_SLOT(3);
+		STORAGE_SLOT(4);
+		STORAGE_SLOT(5);
+		STORAGE_SLOT(6);
+		STORAGE_SLOT(7);
+		STORAGE_SLOT(8);
+		STORAGE_SLOT(9);
+		STORAGE_SLOT(10);
+		STORAGE_SLOT(11);
+		STORAGE_SLOT(12);
+		STORAGE_SLOT(13);
+		STORAGE_SLOT(14);
+		STORAGE_SLOT(15);
 	}
 	if (!sdata || sdata->smap != smap)
 		return NULL;
@@ -401,7 +414,8 @@ enum {
  * and more than a few is unheard of. The walk needs bpf_rdonly_cast() to
  * type the list's elements; the 6.1 build leaves it to the helper.
  */
-static __always_inline int find_task_state(struct bpf_local_storage *storage, const struct task_state **out)
+static __always_inline int find_task_state(struct bpf_local_storage *storage,
+					   const struct task_state **out)
 {
 	if (!storage)
 		return TS_ABSENT;
@@ -417,10 +431,10 @@ static __always_inline int find_task_state(struct bpf_local_storage *storage, co
 		if (!n)
 			return TS_ABSENT;
 		/* The element's data, typed as what the cache slots point to. */
-		struct bpf_local_storage_data *sdata =
-			bpf_rdonly_cast((void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
-						bpf_core_field_offset(struct bpf_local_storage_elem, sdata),
-					bpf_core_type_id_kernel(struct bpf_local_storage_data));
+		struct bpf_local_storage_data *sdata = bpf_rdonly_cast(
+			(void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
+				bpf_core_field_offset(struct bpf_local_storage_elem, sdata),
+			bpf_core_type_id_kernel(struct bpf_local_storage_data));
 
 		if (sdata->smap == (void *)&task_states) {
 			*out = (const struct task_state *)sdata->data;
@@ -471,13 +485,15 @@ static __always_inline bool ancestor_traced(struct task_struct *t)
 	for (int i = 0; i < MAX_STORAGE_WALK && n; i++) {
 		void *smap = NULL;
 
-		bpf_probe_read_kernel(&smap, sizeof(smap),
-				      (void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
-					      bpf_core_field_offset(struct bpf_local_storage_elem, sdata) +
-					      bpf_core_field_offset(struct bpf_local_storage_data, smap));
+		bpf_probe_read_kernel(
+			&smap, sizeof(smap),
+			(void *)n - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
+				bpf_core_field_offset(struct bpf_local_storage_elem, sdata) +
+				bpf_core_field_offset(struct bpf_local_storage_data, smap));
 		if (smap == (void *)&task_states)
 			return true;
-		bpf_probe_read_kernel(&n, sizeof(n), (void *)n + bpf_core_field_offset(struct hlist_node, next));
+		bpf_probe_read_kernel(&n, sizeof(n),
+				      (void *)n + bpf_core_field_offset(struct hlist_node, next));
 	}
 	return false;
 }
@@ -752,7 +768,8 @@ static __always_inline bool insert_proc(struct task_struct *t, struct proc_state
 	return true;
 }
 
-static __always_inline struct proc_state *create_proc(struct task_struct *t, struct proc_state *init)
+static __always_inline struct proc_state *create_proc(struct task_struct *t,
+						      struct proc_state *init)
 {
 	if (!insert_proc(t, init))
 		return NULL;
@@ -895,7 +912,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	 * should cost three records per process, not four.
 	 */
 	__u64 now = c->start_boottime;
-	struct proc_state init = { .last_sample_ns = now };
+	struct proc_state init = {.last_sample_ns = now};
 	struct mm_struct *mm = c->mm;
 
 	__builtin_memcpy(init.comm, c->comm, TT_COMM_LEN);
@@ -939,7 +956,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		ps = proc_of(p);
 	} else {
 		/* A new command name may match --comm; de_thread() left one thread. */
-		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(ro)) || !matches_filters(p))
+		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(ro)) ||
+		    !matches_filters(p))
 			return 0;
 		if (!mark_traced(p, ro->se.sum_exec_runtime))
 			return 0;
@@ -1166,7 +1184,8 @@ static __always_inline bool credit_thread_counters(struct task_struct *t, struct
 
 /* The thread will never run again: fold its counters into the process. */
 /* What handle_exit() keeps in the process state, from a sole thread's task storage. */
-static __always_inline void apply_sole_exit(struct task_struct *t, struct task_state *ts, struct proc_state *ps)
+static __always_inline void apply_sole_exit(struct task_struct *t, struct task_state *ts,
+					    struct proc_state *ps)
 {
 	ps->wait_status = ts->exit_wait_status;
 	if (ts->exit_mem_source == TT_EXIT_MEM_AT_EXIT) {
@@ -1189,8 +1208,8 @@ static __always_inline void apply_sole_exit(struct task_struct *t, struct task_s
 	}
 }
 
-static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts, struct proc_state *ps,
-					  __u64 now)
+static __always_inline void finish_thread(struct task_struct *t, struct task_state *ts,
+					  struct proc_state *ps, __u64 now)
 {
 	credit_thread_counters(t, ts, ps);
 
@@ -1249,7 +1268,8 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	/* Another tool's storage, not ours: untraced, decided read-only. */
 	if (state == TS_ABSENT)
 		return 0;
-	if (state == TS_FOUND && prev_state != TT_TASK_DEAD && !fold_due(clock, found->folded_at_clock))
+	if (state == TS_FOUND && prev_state != TT_TASK_DEAD &&
+	    !fold_due(clock, found->folded_at_clock))
 		return 0;
 
 	struct task_state *ts = bpf_task_storage_get(&task_states, prev, 0, 0);
