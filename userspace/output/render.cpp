@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "core/event_kind.h"
-#include "output/report_text.h"
+#include "output/verdict_text.h"
 #include "util/duration.h"
 #include "util/json_writer.h"
 
