@@ -13,10 +13,10 @@
 namespace treetrace {
 
 namespace text {
-std::string bytes(uint64_t b);                            // "98.0 MiB", "1.25 GiB", "512 KiB"
-std::string duration(double seconds);                     // "37.5 s", "3.1 min", "2.0 h", "3.0 d"
-std::string rate(double bytes_per_s);                     // "+3567.0 MiB/h"
-std::string name(const std::string &raw, size_t width);   // printable, cut to width with "~"
+std::string bytes(uint64_t b);                          // "98.0 MiB", "1.25 GiB", "512 KiB"
+std::string duration(double seconds);                   // "37.5 s", "3.1 min", "2.0 h", "3.0 d"
+std::string rate(double bytes_per_s);                   // "+3567.0 MiB/h"
+std::string name(const std::string &raw, size_t width); // printable, cut to width with "~"
 } // namespace text
 
 // What grows and how fast ("LEAK pid 42 python3: +3567.0 MiB/h over 37.5 s
