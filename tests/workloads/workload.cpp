@@ -583,6 +583,14 @@ bool touch_mib(size_t mib) {
 int run_burn_sleep(uint64_t burst_ms, uint64_t sleep_ms_each, uint64_t rounds) {
   for (uint64_t i = 0; i < rounds; i++) {
     burn_thread_cpu(burst_ms);
+    // What the burst cost, read before anything else runs: a snapshot taken
+    // during the sleep must show at least this much. The time is the
+    // boot-time clock that treetrace stamps its records with.
+    const int fd = open_truth();
+    const uint64_t cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    const uint64_t at_ns = now_ns(CLOCK_BOOTTIME);
+    write_truth(fd, "{\"kind\":\"burst\",\"pid\":" + std::to_string(getpid()) +
+                        ",\"cpu_ns\":" + std::to_string(cpu_ns) + ",\"boottime_ns\":" + std::to_string(at_ns) + "}");
     sleep_ms(sleep_ms_each);
   }
   record_self("burn-sleep");
