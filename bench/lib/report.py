@@ -429,14 +429,14 @@ def _why_not(res, w):
             (f"of which libbpf's parse of the kernel's BTF (/sys/kernel/btf/vmlinux) is {btf['median']:.0f} ms "
              "(btf__load_vmlinux_btf(), timed in this run; once when treetrace runs as root, twice with CAP_BPF "
              "and CAP_PERFMON alone: docs/operations.md). " if btf else "") +
-            "The verifier's part is dominated by a kernel cost: on recent kernels (6.18 here), each load of a pointer field through a "
-            "trusted pointer (a tracepoint's task, the iterator's task) makes the verifier look up a type named "
-            "like `task_struct__safe_trusted` by a linear search of the kernel's BTF "
-            "(btf_nested_type_is_trusted()); `perf record` of treetrace's start on 6.18 puts about a third of its "
-            "CPU there. Loading those fields with probe reads instead would make every lifecycle record dearer "
-            "for a one-off saving; a cast to an untrusted pointer (bpf_rdonly_cast(), 6.2+) would avoid both, "
-            "but is not in 6.1, the oldest kernel treetrace supports, and is not done yet. The rest is process start, "
-            "map creation, attaching, the startup scan, and waiting for the next probe process.")
+            "Where the start's CPU goes on 6.18 (`perf record` of three starts; the breakdown and its command are in "
+            "docs/lifecycle-cost.md, Startup): the verifier about 38%, libbpf in userspace about 34% (the BTF parse "
+            "above, then its CO-RE relocation; btf__type_by_id() is its hottest function), page faults 7%, the "
+            "dynamic loader 3%. The verifier's linear search of the kernel's BTF for trusted-pointer types, which "
+            "used to be a third of the start, is gone: fields are loaded through bpf_rdonly_cast() on 6.2+. Of the "
+            "programs' verification, refresh_tasks is the largest part. Reaching 0.2× would need fewer relocated "
+            "types and a smaller refresh program; that is not done. The rest is process start, map creation, "
+            "attaching, the startup scan, and waiting for the next probe process.")
     rbw, rbn = _kc(res, "ringbuf_probe", "rb_wake"), _kc(res, "ringbuf_probe", "rb_nowake")
     tfork, texec = _kc(res, "treetrace", "fork"), _kc(res, "treetrace", "exec")
     if rbw and rbn and rbw["ns"]["median"] and rbn["ns"]["median"] and tfork and tfork["ns"]["median"]:
