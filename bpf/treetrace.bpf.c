@@ -910,8 +910,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			return 0;
 		if (!trace_kernel_threads && is_kernel_thread(c))
 			return 0;
-		if (startup_scan_pending ? !self_or_ancestor_matches(child)
-					 : !matches_filters(child))
+		/* With no filter every task matches; filter_active is a
+		 * constant, so the verifier skips the walk altogether. */
+		if (filter_active && (startup_scan_pending ? !self_or_ancestor_matches(child)
+							   : !matches_filters(child)))
 			return 0;
 	}
 
