@@ -10,6 +10,7 @@
 // a memory limit is both.
 #include "cgroup_fixture.h"
 #include "harness.h"
+#include "http_client.h"
 
 #include <algorithm>
 #include <chrono>
@@ -168,6 +169,83 @@ TEST(MemcgLive, GroupRowMatchesTheCgroupFiles) {
     EXPECT_GE(g.value("memcg_current_bytes", uint64_t{0}), kTouchedMiB * kMiB) << g.dump();
   }
   EXPECT_TRUE(final_seen) << r.out;
+}
+
+// The value of `family` for the series of group `key` in an exposition.
+std::optional<uint64_t> exposed(const std::string &body, const std::string &family, const std::string &key) {
+  const std::string prefix = family + "{group=\"" + key + "\",";
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0)
+      return std::stoull(line.substr(line.rfind(' ') + 1));
+  return std::nullopt;
+}
+
+// A scrape shows the cgroup as it is at that scrape, not as it was at the
+// one before: memory touched between two scrapes is in the second.
+TEST(MemcgLive, ScrapeShowsTheCgroupFilesAsTheyAreNow) {
+  TT_REQUIRE_BPF();
+  TT_REQUIRE_MEMCG();
+  Placement where;
+  ASSERT_EQ(where.error, "");
+  const std::string key = where.row_key();
+  const uint16_t port = free_tcp_port();
+  BackgroundTracer tracer(
+      {"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup", "--cgroup", key});
+  ASSERT_TRUE(tracer.ready());
+  const uint64_t slack = usage_slack_bytes();
+  auto wait_for_usage = [&](uint64_t at_least) {
+    const auto deadline = Clock::now() + 5s;
+    while (read_u64(where.usage_file()).value_or(0) < at_least && Clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    return read_u64(where.usage_file()).value_or(0) >= at_least;
+  };
+  struct Seen {
+    uint64_t usage, limit, file_before, file_after;
+  };
+  auto scrape = [&]() -> std::optional<Seen> {
+    // Past the window in which a collection is served again.
+    std::this_thread::sleep_for(150ms);
+    const uint64_t before = read_u64(where.usage_file()).value_or(0);
+    auto r = http_request("127.0.0.1", port, "/metrics");
+    const uint64_t after = read_u64(where.usage_file()).value_or(0);
+    if (!r || r->status != 200)
+      return std::nullopt;
+    auto usage = exposed(r->body, "treetrace_group_memcg_usage_bytes", key);
+    auto limit = exposed(r->body, "treetrace_group_memcg_limit_bytes", key);
+    if (!usage || !limit) {
+      ADD_FAILURE() << "no memcg series for " << key << " in:\n" << r->body;
+      return std::nullopt;
+    }
+    return Seen{*usage, *limit, before, after};
+  };
+
+  Reaped first{where.start({workload_bin(), "alloc-sleep", std::to_string(kTouchedMiB), "8000"})};
+  ASSERT_GT(first.pid, 0);
+  ASSERT_TRUE(wait_for_usage(kTouchedMiB * kMiB)) << where.usage_file();
+  const auto one = scrape();
+  ASSERT_TRUE(one);
+
+  // Half as much again, touched by a second process after that scrape.
+  Reaped second{where.start({workload_bin(), "alloc-sleep", std::to_string(kTouchedMiB / 2), "8000"})};
+  ASSERT_GT(second.pid, 0);
+  ASSERT_TRUE(wait_for_usage(one->usage + kTouchedMiB / 2 * kMiB)) << where.usage_file();
+  const auto two = scrape();
+  ASSERT_TRUE(two);
+  std::cout << "memcg scrapes of " << key << ": " << one->usage << " (file " << one->file_before << ".."
+            << one->file_after << "), then " << two->usage << " (file " << two->file_before << ".." << two->file_after
+            << "); limit " << two->limit << "; slack " << slack << "\n";
+
+  for (const Seen *s : {&*one, &*two}) {
+    EXPECT_EQ(s->limit, where.mem->limit_bytes()) << "the limit is the file's, exactly";
+    EXPECT_TRUE(
+        within(static_cast<double>(s->usage), static_cast<double>(s->file_before), 0, static_cast<double>(slack)))
+        << "usage " << s->usage << ", file just before the scrape " << s->file_before;
+    EXPECT_TRUE(
+        within(static_cast<double>(s->usage), static_cast<double>(s->file_after), 0, static_cast<double>(slack)))
+        << "usage " << s->usage << ", file just after the scrape " << s->file_after;
+  }
+  EXPECT_GE(two->usage + slack, one->usage + kTouchedMiB / 2 * kMiB) << "the second scrape has the new memory";
 }
 
 // Trees and commands are no cgroup: their rows never carry memcg figures,

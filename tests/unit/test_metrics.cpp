@@ -329,3 +329,46 @@ TEST(Exposition, SecondsAreExactDecimals) {
   EXPECT_EQ(seconds(0), "0");
   EXPECT_EQ(seconds(18446744073709551615ull), "18446744073.709551615");
 }
+
+// A group that is one memory cgroup exports its cgroup's figures as they
+// were read; a group without them, and a series that several rows share,
+// exports none, rather than a sum that would count shared pages twice.
+TEST(Metrics, MemcgFiguresOnlyForOneCgroupAndOnlyAsRead) {
+  auto series = [](const std::string &family, const std::string &group) {
+    return family + "{group=\"" + group + "\",container_id=\"\",pod=\"\",namespace=\"\",pod_uid=\"\",unit=\"\"}";
+  };
+  MetricsCollector c(config(), nullptr);
+  TreeReport limited = group_row("/limited", kSec, 2);
+  limited.memcg_current_bytes = 67'371'008;
+  limited.memcg_peak_bytes = 70'000'640;
+  limited.memcg_limit_bytes = 268'435'456;
+  TreeReport unlimited = group_row("/unlimited", kSec, 1);
+  unlimited.memcg_current_bytes = 4096;
+  unlimited.memcg_peak_bytes = 8192;
+  TreeReport unread = group_row("/unread", kSec, 1);
+  const std::string text = c.collect({limited, unlimited, unread}, {}, kSec);
+  auto got = samples(text);
+  EXPECT_DOUBLE_EQ(got.at(series("treetrace_group_memcg_usage_bytes", "/limited")), 67'371'008.0);
+  EXPECT_DOUBLE_EQ(got.at(series("treetrace_group_memcg_peak_bytes", "/limited")), 70'000'640.0);
+  EXPECT_DOUBLE_EQ(got.at(series("treetrace_group_memcg_limit_bytes", "/limited")), 268'435'456.0);
+  EXPECT_DOUBLE_EQ(got.at(series("treetrace_group_memcg_usage_bytes", "/unlimited")), 4096.0);
+  EXPECT_FALSE(got.count(series("treetrace_group_memcg_limit_bytes", "/unlimited"))) << "unlimited: no limit";
+  for (const char *f :
+       {"treetrace_group_memcg_usage_bytes", "treetrace_group_memcg_peak_bytes", "treetrace_group_memcg_limit_bytes"})
+    EXPECT_FALSE(got.count(series(f, "/unread"))) << f << ": never guessed";
+  if (auto verdict = promtool_verdict(text))
+    EXPECT_EQ(*verdict, "") << text;
+
+  // Two trees with one root command share a series: no memcg figures.
+  MetricsCollector trees(config(GroupBy::Tree), nullptr);
+  TreeReport a = tree_row(10, "sh", kSec, 1), b = tree_row(20, "sh", kSec, 1);
+  a.memcg_current_bytes = b.memcg_current_bytes = 4096;
+  auto shared = samples(trees.collect({a, b}, {}, kSec));
+  EXPECT_FALSE(shared.count(series("treetrace_group_memcg_usage_bytes", "sh")));
+
+  // A group whose processes are all gone has no cgroup figures to show.
+  TreeReport gone = group_row("/limited", 2 * kSec, 0, kSec);
+  gone.memcg_current_bytes = 4096;
+  auto after = samples(c.collect({gone}, {}, 2 * kSec));
+  EXPECT_FALSE(after.count(series("treetrace_group_memcg_usage_bytes", "/limited")));
+}

@@ -85,18 +85,9 @@ std::vector<TreeReport> LiveState::rows_for_sinks(uint64_t now_ns, bool with_pro
   std::vector<TreeReport> rows = aggregator_.final_report(now_ns, with_processes || options_.with_processes);
   if (!pss_read_at_ns_)
     measure_pss(rows, now_ns); // the first one only: later, after each collection
-  if (!memcg_read_) {
-    measure_memcg(rows);
-  } else {
-    for (auto &row : rows) {
-      auto it = row.procs_live ? memcg_last_.find(row.group) : memcg_last_.end();
-      if (it == memcg_last_.end())
-        continue;
-      row.memcg_current_bytes = it->second.current_bytes;
-      row.memcg_peak_bytes = it->second.peak_bytes;
-      row.memcg_limit_bytes = it->second.limit_bytes;
-    }
-  }
+  // Unlike PSS, a memory cgroup's figures are three small files: read
+  // them at every collection, so that a scrape shows them as they are.
+  measure_memcg(rows);
   return rows;
 }
 
@@ -105,7 +96,6 @@ void LiveState::refresh_pss_if_older(uint64_t now_ns, uint64_t max_age_ns) {
     return;
   std::vector<TreeReport> rows = aggregator_.final_report(now_ns, false);
   measure_pss(rows, now_ns);
-  measure_memcg(rows);
 }
 
 void LiveState::measure_pss(std::vector<TreeReport> &trees, uint64_t now_ns) {
@@ -198,8 +188,6 @@ void LiveState::measure_memcg(std::vector<TreeReport> &rows) {
     else
       spdlog::debug("no memory controller in /proc/self/mountinfo: groups carry no memory cgroup figures");
   }
-  memcg_read_ = true;
-  memcg_last_.clear();
   if (!memcg_hierarchy_)
     return;
   const bool v1 = memcg_hierarchy_->v1;
@@ -243,7 +231,6 @@ void LiveState::measure_memcg(std::vector<TreeReport> &rows) {
     row.memcg_current_bytes = f->current_bytes;
     row.memcg_peak_bytes = f->peak_bytes;
     row.memcg_limit_bytes = f->limit_bytes;
-    memcg_last_[row.group] = *f;
   }
   if (skipped) {
     memcg_rows_skipped_ += skipped;

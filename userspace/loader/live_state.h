@@ -76,9 +76,7 @@ private:
   bool memcg_located_ = false;
   std::optional<MemcgHierarchy> memcg_hierarchy_; // nullopt: no memory controller
   uint64_t page_size_ = 4096;
-  bool memcg_read_ = false;
-  std::unordered_map<std::string, MemcgFigures> memcg_last_; // by group key, for rows_for_sinks
-  uint64_t memcg_rows_skipped_ = 0;                          // over memcg_row_budget, ever
+  uint64_t memcg_rows_skipped_ = 0; // over memcg_row_budget, ever
   bool warned_memcg_budget_ = false;
   bool warned_memcg_unreadable_ = false;
   bool noted_memcg_absent_ = false;

@@ -2,12 +2,13 @@
 #include "output/metrics.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace treetrace {
 
-const std::array<MetricFamilyInfo, 19> kMetricFamilies = {{
+const std::array<MetricFamilyInfo, 22> kMetricFamilies = {{
     {MetricFamily::BuildInfo, "treetrace_build_info", MetricType::Gauge, "Always 1; the version of treetrace."},
     {MetricFamily::RecordsAttempted, "treetrace_records_attempted_total", MetricType::Counter,
      "Records the kernel side tried to emit. Equals records_total plus "
@@ -40,6 +41,14 @@ const std::array<MetricFamilyInfo, 19> kMetricFamilies = {{
      "The highest value the group's RSS sum has reached."},
     {MetricFamily::GroupOomKills, "treetrace_group_oom_kills_total", MetricType::Counter,
      "Processes of the group killed by the OOM killer."},
+    {MetricFamily::GroupMemcgUsage, "treetrace_group_memcg_usage_bytes", MetricType::Gauge,
+     "The group's memory cgroup usage, as the kernel charges it (v2 memory.current, v1 memory.usage_in_bytes), "
+     "read at the collection. Only for groups that are one memory cgroup (--group-by container, pod, unit, "
+     "cgroup)."},
+    {MetricFamily::GroupMemcgPeak, "treetrace_group_memcg_peak_bytes", MetricType::Gauge,
+     "The group's memory cgroup peak usage (v2 memory.peak, v1 memory.max_usage_in_bytes)."},
+    {MetricFamily::GroupMemcgLimit, "treetrace_group_memcg_limit_bytes", MetricType::Gauge,
+     "The group's memory cgroup limit (v2 memory.max, v1 memory.limit_in_bytes). Absent when unlimited."},
     {MetricFamily::GroupCommandCpu, "treetrace_group_command_cpu_seconds_total", MetricType::Counter,
      "The group's CPU by command name (comm); commands past --metrics-commands are command=\"other\"."},
     {MetricFamily::ProcessRss, "treetrace_process_memory_rss_bytes", MetricType::Gauge,
@@ -116,8 +125,17 @@ struct Series {
   // Gauges, rebuilt at each collection.
   uint64_t live = 0, rss = 0, pss = 0, rss_peak = 0;
   bool pss_known = true;
+  // Only a series that is one memory cgroup has its figures; they are
+  // never summed, which would count shared parents twice.
+  std::optional<uint64_t> memcg_usage, memcg_peak, memcg_limit;
+  size_t memcg_rows = 0;
 
-  size_t series_count() const { return 6 + (pss_known ? 1 : 0) + commands.size() + (other_used ? 1 : 0); }
+  size_t memcg_series() const {
+    return memcg_rows == 1 ? (memcg_usage ? 1 : 0) + (memcg_peak ? 1 : 0) + (memcg_limit ? 1 : 0) : 0;
+  }
+  size_t series_count() const {
+    return 6 + (pss_known ? 1 : 0) + memcg_series() + commands.size() + (other_used ? 1 : 0);
+  }
 };
 
 std::string series_key(const GroupLabels &labels) {
@@ -179,6 +197,8 @@ struct MetricsCollector::Impl {
       s.rows.clear();
       s.live = s.rss = s.pss = s.rss_peak = 0;
       s.pss_known = true;
+      s.memcg_usage = s.memcg_peak = s.memcg_limit = std::nullopt;
+      s.memcg_rows = 0;
     }
     std::unordered_set<std::string> still_retired;
     for (const TreeReport &row : rows) {
@@ -219,6 +239,12 @@ struct MetricsCollector::Impl {
           s.pss += *row.pss_bytes;
         else
           s.pss_known = false;
+      }
+      if (row.procs_live && row.memcg_current_bytes) {
+        ++s.memcg_rows;
+        s.memcg_usage = row.memcg_current_bytes;
+        s.memcg_peak = row.memcg_peak_bytes;
+        s.memcg_limit = row.memcg_limit_bytes;
       }
       s.last_activity_ns = std::max(s.last_activity_ns, row.procs_live ? now_ns : row.last_ts_ns);
       s.rows.push_back(std::move(id));
@@ -327,6 +353,12 @@ struct MetricsCollector::Impl {
     each(MetricFamily::GroupPss, [](const Series &s) { return s.pss_known ? Opt(s.pss) : std::nullopt; });
     each(MetricFamily::GroupRssPeak, [](const Series &s) { return Opt(s.rss_peak); });
     each(MetricFamily::GroupOomKills, [](const Series &s) { return Opt(s.oom_kills.value()); });
+    auto memcg = [](const Opt Series::*field) {
+      return [field](const Series &s) { return s.memcg_rows == 1 ? s.*field : std::nullopt; };
+    };
+    each(MetricFamily::GroupMemcgUsage, memcg(&Series::memcg_usage));
+    each(MetricFamily::GroupMemcgPeak, memcg(&Series::memcg_peak));
+    each(MetricFamily::GroupMemcgLimit, memcg(&Series::memcg_limit));
 
     const auto &f = family_info(MetricFamily::GroupCommandCpu);
     w.family(f.name, f.type, f.help);

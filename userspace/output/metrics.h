@@ -50,6 +50,9 @@ enum class MetricFamily {
   GroupPss,
   GroupRssPeak,
   GroupOomKills,
+  GroupMemcgUsage,
+  GroupMemcgPeak,
+  GroupMemcgLimit,
   GroupCommandCpu,
   ProcessRss,
   ProcessCpu,
@@ -62,7 +65,7 @@ struct MetricFamilyInfo {
   std::string_view help;
 };
 
-extern const std::array<MetricFamilyInfo, 19> kMetricFamilies;
+extern const std::array<MetricFamilyInfo, 22> kMetricFamilies;
 const MetricFamilyInfo &family_info(MetricFamily id);
 
 struct MetricsConfig {
