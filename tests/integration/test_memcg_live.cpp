@@ -83,6 +83,13 @@ struct Placement {
   std::string usage_file() const {
     return mem->abs_path() + (mem->is_v1() ? "/memory.usage_in_bytes" : "/memory.current");
   }
+  // Waits up to 5 s for the cgroup to be charged at least this much.
+  bool wait_for_usage(uint64_t at_least) const {
+    const auto deadline = Clock::now() + 5s;
+    while (read_u64(usage_file()).value_or(0) < at_least && Clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    return read_u64(usage_file()).value_or(0) >= at_least;
+  }
   // The workload, in both cgroups from its first allocation on.
   pid_t start(const std::vector<std::string> &workload_argv) const {
     const std::string row_procs = row ? row->procs_file() : mem->procs_file();
@@ -117,12 +124,9 @@ TEST(MemcgLive, GroupRowMatchesTheCgroupFiles) {
   ASSERT_GT(workload.pid, 0);
 
   // The workload has touched its memory once its cgroup is charged for it.
-  const auto touch_deadline = Clock::now() + 5s;
-  while (read_u64(where.usage_file()).value_or(0) < kTouchedMiB * kMiB && Clock::now() < touch_deadline)
-    std::this_thread::sleep_for(20ms);
+  const bool touched = where.wait_for_usage(kTouchedMiB * kMiB);
   const uint64_t touched_at = boottime_ns();
-  ASSERT_GE(read_u64(where.usage_file()).value_or(0), kTouchedMiB * kMiB)
-      << where.usage_file() << " never reached the touched " << kTouchedMiB << " MiB";
+  ASSERT_TRUE(touched) << where.usage_file() << " never reached the touched " << kTouchedMiB << " MiB";
 
   // The first snapshot row taken after that, with the file read around it.
   std::optional<json> row;
@@ -194,12 +198,6 @@ TEST(MemcgLive, ScrapeShowsTheCgroupFilesAsTheyAreNow) {
       {"--listen", "127.0.0.1:" + std::to_string(port), "--events", "none", "--group-by", "cgroup", "--cgroup", key});
   ASSERT_TRUE(tracer.ready());
   const uint64_t slack = usage_slack_bytes();
-  auto wait_for_usage = [&](uint64_t at_least) {
-    const auto deadline = Clock::now() + 5s;
-    while (read_u64(where.usage_file()).value_or(0) < at_least && Clock::now() < deadline)
-      std::this_thread::sleep_for(20ms);
-    return read_u64(where.usage_file()).value_or(0) >= at_least;
-  };
   struct Seen {
     uint64_t usage, limit, file_before, file_after;
   };
@@ -222,14 +220,14 @@ TEST(MemcgLive, ScrapeShowsTheCgroupFilesAsTheyAreNow) {
 
   Reaped first{where.start({workload_bin(), "alloc-sleep", std::to_string(kTouchedMiB), "8000"})};
   ASSERT_GT(first.pid, 0);
-  ASSERT_TRUE(wait_for_usage(kTouchedMiB * kMiB)) << where.usage_file();
+  ASSERT_TRUE(where.wait_for_usage(kTouchedMiB * kMiB)) << where.usage_file();
   const auto one = scrape();
   ASSERT_TRUE(one);
 
   // Half as much again, touched by a second process after that scrape.
   Reaped second{where.start({workload_bin(), "alloc-sleep", std::to_string(kTouchedMiB / 2), "8000"})};
   ASSERT_GT(second.pid, 0);
-  ASSERT_TRUE(wait_for_usage(one->usage + kTouchedMiB / 2 * kMiB)) << where.usage_file();
+  ASSERT_TRUE(where.wait_for_usage(one->usage + kTouchedMiB / 2 * kMiB)) << where.usage_file();
   const auto two = scrape();
   ASSERT_TRUE(two);
   std::cout << "memcg scrapes of " << key << ": " << one->usage << " (file " << one->file_before << ".."

@@ -130,9 +130,16 @@ struct Series {
   std::optional<uint64_t> memcg_usage, memcg_peak, memcg_limit;
   size_t memcg_rows = 0;
 
-  size_t memcg_series() const {
-    return memcg_rows == 1 ? (memcg_usage ? 1 : 0) + (memcg_peak ? 1 : 0) + (memcg_limit ? 1 : 0) : 0;
+  void add_memcg(const TreeReport &row) {
+    if (++memcg_rows == 1) {
+      memcg_usage = row.memcg_current_bytes;
+      memcg_peak = row.memcg_peak_bytes;
+      memcg_limit = row.memcg_limit_bytes;
+    } else {
+      memcg_usage = memcg_peak = memcg_limit = std::nullopt;
+    }
   }
+  size_t memcg_series() const { return (memcg_usage ? 1 : 0) + (memcg_peak ? 1 : 0) + (memcg_limit ? 1 : 0); }
   size_t series_count() const {
     return 6 + (pss_known ? 1 : 0) + memcg_series() + commands.size() + (other_used ? 1 : 0);
   }
@@ -240,12 +247,8 @@ struct MetricsCollector::Impl {
         else
           s.pss_known = false;
       }
-      if (row.procs_live && row.memcg_current_bytes) {
-        ++s.memcg_rows;
-        s.memcg_usage = row.memcg_current_bytes;
-        s.memcg_peak = row.memcg_peak_bytes;
-        s.memcg_limit = row.memcg_limit_bytes;
-      }
+      if (row.procs_live && row.memcg_current_bytes)
+        s.add_memcg(row);
       s.last_activity_ns = std::max(s.last_activity_ns, row.procs_live ? now_ns : row.last_ts_ns);
       s.rows.push_back(std::move(id));
     }
@@ -353,12 +356,9 @@ struct MetricsCollector::Impl {
     each(MetricFamily::GroupPss, [](const Series &s) { return s.pss_known ? Opt(s.pss) : std::nullopt; });
     each(MetricFamily::GroupRssPeak, [](const Series &s) { return Opt(s.rss_peak); });
     each(MetricFamily::GroupOomKills, [](const Series &s) { return Opt(s.oom_kills.value()); });
-    auto memcg = [](const Opt Series::*field) {
-      return [field](const Series &s) { return s.memcg_rows == 1 ? s.*field : std::nullopt; };
-    };
-    each(MetricFamily::GroupMemcgUsage, memcg(&Series::memcg_usage));
-    each(MetricFamily::GroupMemcgPeak, memcg(&Series::memcg_peak));
-    each(MetricFamily::GroupMemcgLimit, memcg(&Series::memcg_limit));
+    each(MetricFamily::GroupMemcgUsage, [](const Series &s) { return s.memcg_usage; });
+    each(MetricFamily::GroupMemcgPeak, [](const Series &s) { return s.memcg_peak; });
+    each(MetricFamily::GroupMemcgLimit, [](const Series &s) { return s.memcg_limit; });
 
     const auto &f = family_info(MetricFamily::GroupCommandCpu);
     w.family(f.name, f.type, f.help);
