@@ -10,6 +10,8 @@ pipeline stage in userspace, or the kind of kernel work in its context.
 import collections
 import sys
 
+from bpf_parts import stacks  # the same `perf script -F ip,sym` parser
+
 # First match wins; each is (label, any of these frame substrings).
 KERNEL = [
     ("kernel: interrupts and softirqs taken in treetrace's context", ("handle_softirqs", "irq_exit", "sysvec_",
@@ -31,10 +33,7 @@ USER = [
 
 def main():
     counts = collections.Counter()
-    for block in sys.stdin.read().split("\n\n"):
-        frames = [l.split(None, 1)[1].strip() for l in block.strip().splitlines() if len(l.split(None, 1)) > 1]
-        if not frames:
-            continue
+    for frames in stacks(sys.stdin.read()):
         label = None
         for name, keys in KERNEL:
             if any(k in f for f in frames for k in keys):
