@@ -99,7 +99,6 @@ struct task_state {
 	 * Pages in 32 bits: 16 TiB.
 	 */
 	__u32 exit_wait_status;
-	__u64 exit_ns;
 	__u32 exit_file_pages, exit_anon_pages, exit_shmem_pages;
 	__u32 exit_peak_pages, exit_hiwater_pages;
 	__u32 exit_mem_source; /* enum tt_exit_mem_source; LAST_SAMPLE: decided at the switch-out */
@@ -977,16 +976,22 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *ro = TT_RO(p);
-	__u64 now = bpf_ktime_get_boot_ns();
 	struct proc_state *ps;
+	__u64 now;
 
+	/*
+	 * The clock is read only once the task is known to be traced: an
+	 * untraced exec on a filtered node spent a third of its cost on it.
+	 */
 	if (task_traced(p)) {
+		now = bpf_ktime_get_boot_ns();
 		ps = proc_of(p);
 	} else {
 		/* A new command name may match --comm; de_thread() left one thread. */
 		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(ro)) ||
 		    !matches_filters(p))
 			return 0;
+		now = bpf_ktime_get_boot_ns();
 		if (!mark_traced(p, ro->se.sum_exec_runtime))
 			return 0;
 		/* Threads that de_thread() reaped are already in the signal totals. */
@@ -1078,7 +1083,14 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	if (!ts)
 		return 0;
 	if ((ts->flags & TS_SOLE) && ro->signal->live.counter == 0) {
-		/* The process's exit: kept for the final switch-out (finish_thread()). */
+		/*
+		 * The process's exit: kept for the final switch-out (finish_thread()).
+		 * No clock is read here: the RSS integral runs to that switch-out's
+		 * time, which the exit record carries too. A clock read was half
+		 * of this program's cost (docs/lifecycle-cost.md); the few
+		 * microseconds of exit path in between are integrated at the RSS
+		 * read here.
+		 */
 		struct mm_struct *mm = ro->mm;
 
 		ts->exit_wait_status = wait_status_of(ro);
@@ -1089,7 +1101,6 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 			__u64 anon = mm_counter(mm, TT_MM_ANONPAGES);
 			__u64 shmem = mm_counter(mm, TT_MM_SHMEMPAGES);
 
-			ts->exit_ns = bpf_ktime_get_boot_ns();
 			ts->exit_file_pages = file;
 			ts->exit_anon_pages = anon;
 			ts->exit_shmem_pages = shmem;
@@ -1213,7 +1224,7 @@ static __always_inline bool credit_thread_counters(struct task_struct *t, struct
 /* The thread will never run again: fold its counters into the process. */
 /* What handle_exit() keeps in the process state, from a sole thread's task storage. */
 static __always_inline void apply_sole_exit(struct task_struct *t, struct task_state *ts,
-					    struct proc_state *ps)
+					    struct proc_state *ps, __u64 now)
 {
 	ps->wait_status = ts->exit_wait_status;
 	if (ts->exit_mem_source == TT_EXIT_MEM_AT_EXIT) {
@@ -1225,7 +1236,7 @@ static __always_inline void apply_sole_exit(struct task_struct *t, struct task_s
 		ps->exit_rss_part_pages[TT_MM_SHMEMPAGES] = ts->exit_shmem_pages;
 		ps->exit_peak_pages = ts->exit_peak_pages;
 		ps->mem_source = TT_EXIT_MEM_AT_EXIT;
-		integrate_rss_pages(ps, rss, ts->exit_hiwater_pages, ts->exit_ns);
+		integrate_rss_pages(ps, rss, ts->exit_hiwater_pages, now);
 	} else if (ps->rss_last_ts_ns) {
 		/* As handle_exit() does before 6.16: do_exit() set maxrss before the tracepoint. */
 		ps->exit_rss_pages = ps->rss_last_pages;
@@ -1243,7 +1254,7 @@ static __always_inline void finish_thread(struct task_struct *t, struct task_sta
 
 	if (ts->flags & TS_SOLE_EXIT) {
 		/* The only thread there was: the process is gone. */
-		apply_sole_exit(t, ts, ps);
+		apply_sole_exit(t, ts, ps, now);
 	} else {
 		/* Last exiting thread out, after the group died: the process is gone. */
 		if (__sync_fetch_and_add(&ps->exiting_threads, -1) != 1)
