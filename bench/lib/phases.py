@@ -104,9 +104,14 @@ def _per_hook(tool: RunningTool, sw: dict, lc: dict, sw_s: float, lc_s: float) -
     return res
 
 
+# The tracepoint each bench/floor probe runs on, whose floor it is compared with.
+PROBE_FLOOR_HOOK = {"rb_wake": "fork", "rb_nowake": "fork", "storage_create": "fork", "hash_insert": "fork",
+                    "hash_delete": "exit", "clock_read": "exit", "peek_fork": "fork", "peek_exit": "exit"}
+
+
 def kernel_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, available: list[str]) -> dict:
     configs = ["floor_alone"] + [k for k in ("treetrace", "treetrace_filtered", "bpftrace", "cpudist", "runqlat",
-                                             "execsnoop_exitsnoop") if k in available] + ["ringbuf_probe"]
+                                             "execsnoop_exitsnoop") if k in available] + ["ringbuf_probe", "parts_probe"]
     rounds: dict[str, list[dict]] = {c: [] for c in configs}
     set_bpf_stats(True)
     # The floor stays attached through the whole phase: every configuration
@@ -152,7 +157,7 @@ def kernel_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str,
                     continue
                 h = hooks.setdefault(hook, {"ns": Dist(), "ratio": Dist(), "eps": Dist(), "floor_ns": Dist(),
                                             "floor_hook": None, "note": v.get("note", "")})
-                fhook = hook if hook in entry["floor"] else ("fork" if hook.startswith("rb_") else "switch")
+                fhook = hook if hook in entry["floor"] else PROBE_FLOOR_HOOK.get(hook, "switch")
                 f = entry["floor"].get(fhook, {}).get("ns_per_event")
                 h["ns"].add(v["ns_per_event"])
                 h["eps"].add(v["events_per_s"])

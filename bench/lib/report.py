@@ -8,9 +8,18 @@ from __future__ import annotations
 import datetime
 import os
 
-HOOK_ORDER = ["switch", "wakeup", "wakeup_new", "fork", "exec", "exit", "rb_nowake", "rb_wake"]
+from report_lifecycle import lifecycle_why
+
+HOOK_ORDER = ["switch", "wakeup", "wakeup_new", "fork", "exec", "exit", "rb_nowake", "rb_wake", "storage_create",
+              "hash_insert", "hash_delete", "clock_read", "peek_fork", "peek_exit"]
 HOOK_LABEL = {"rb_wake": "fork: reserve + submit, flags 0 (wakes the reader when it has caught up)",
-              "rb_nowake": "fork: reserve + submit, BPF_RB_NO_WAKEUP"}
+              "rb_nowake": "fork: reserve + submit, BPF_RB_NO_WAKEUP",
+              "storage_create": "fork: create the child's task storage (96 bytes)",
+              "hash_insert": "fork: insert the process into a hash (16-byte key, 200-byte value)",
+              "hash_delete": "exit: delete it from the hash",
+              "clock_read": "exit: one bpf_ktime_get_boot_ns()",
+              "peek_fork": "fork: load the parent's task->bpf_storage",
+              "peek_exit": "exit: load the task's task->bpf_storage"}
 
 
 def f(v, digits=1, unit=""):
@@ -351,6 +360,7 @@ def _why_not(res, w):
             "program loads task->bpf_storage, finds it NULL and returns; the "
             f"{fl['ns']['median'] - fl['floor_ns']['median']:.0f} ns over the floor are that load and the "
             "program's own entry. Tasks that another tool gave task storage take the helper path instead.")
+    lifecycle_why(res, notes)
     sd = res.get("slowdown", {}).get("ratios", {}).get("treetrace", {})
     if sd:
         pp = sd.get("pipe")
