@@ -110,8 +110,9 @@ PROBE_FLOOR_HOOK = {"rb_wake": "fork", "rb_nowake": "fork", "storage_create": "f
 
 
 def kernel_cost(cfg: dict, specs: dict[str, ToolSpec], paths: dict, logdir: str, available: list[str]) -> dict:
-    configs = ["floor_alone"] + [k for k in ("treetrace", "treetrace_filtered", "bpftrace", "cpudist", "runqlat",
-                                             "execsnoop_exitsnoop") if k in available] + ["ringbuf_probe", "parts_probe"]
+    tools = [k for k in ("treetrace", "treetrace_filtered", "bpftrace", "cpudist", "runqlat", "execsnoop_exitsnoop")
+             if k in available]
+    configs = ["floor_alone"] + tools + ["ringbuf_probe", "parts_probe", "peek_probe"]
     rounds: dict[str, list[dict]] = {c: [] for c in configs}
     set_bpf_stats(True)
     # The floor stays attached through the whole phase: every configuration

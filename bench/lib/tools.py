@@ -88,11 +88,14 @@ def tool_specs(paths: dict[str, str]) -> dict[str, ToolSpec]:
         "parts_probe": ToolSpec(
             "parts_probe", "building-block probes (bench/floor, each alone, treetrace's sizes)",
             [[paths["floor_loader"], paths["floor_obj"], "parts_storage_create", "parts_hash_insert",
-              "parts_hash_delete", "parts_clock_read", "parts_peek_fork", "parts_peek_exit"]],
+              "parts_hash_delete", "parts_clock_read"]],
             _by_name({"parts_storage_create": "storage_create", "parts_hash_insert": "hash_insert",
-                      "parts_hash_delete": "hash_delete", "parts_clock_read": "clock_read",
-                      "parts_peek_fork": "peek_fork", "parts_peek_exit": "peek_exit"}),
-            ["storage_create", "hash_insert", "hash_delete", "clock_read", "peek_fork", "peek_exit"]),
+                      "parts_hash_delete": "hash_delete", "parts_clock_read": "clock_read"}),
+            ["storage_create", "hash_insert", "hash_delete", "clock_read"]),
+        "peek_probe": ToolSpec(
+            "peek_probe", "first-step probes (bench/floor: one load, no task given storage)",
+            [[paths["floor_loader"], paths["floor_obj"], "parts_peek_fork", "parts_peek_exit"]],
+            _by_name({"parts_peek_fork": "peek_fork", "parts_peek_exit": "peek_exit"}), ["peek_fork", "peek_exit"]),
         "treetrace": ToolSpec(
             "treetrace", "treetrace (node-wide, every task traced)",
             [[tt, "--format", "json", "--events", "exec,exit"]], tt_progs, ["switch", "fork", "exec", "exit"]),
