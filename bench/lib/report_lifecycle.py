@@ -29,6 +29,18 @@ def _parts_text(parts, floor_ns):
     return ", ".join(f"{label} {ns:.0f} ns ({ns / floor_ns:.1f}× the floor)" for label, (ns, _) in parts)
 
 
+def _over_budget(parts, floor_ns, limit):
+    """Which of the steps is, by itself, at or over the program's whole budget."""
+    alone = [(label, ns / floor_ns) for label, (ns, _) in parts if ns / floor_ns >= limit]
+    if not alone:
+        return (f"None of them alone is over the budget of {limit:.0f}×, but together, if their costs add, they "
+                f"come to {sum(ns for _, (ns, _) in parts) / floor_ns:.1f}× the floor. ")
+    text = ("; ".join(f"{label} alone is {r:.1f}× the floor" for label, r in alone) +
+            f": over the whole budget of {limit:.0f}× by {'itself' if len(alone) == 1 else 'each'}, so no tuning "
+            "of the program's own work can reach it. ")
+    return text[0].upper() + text[1:]
+
+
 def lifecycle_why(res: dict, notes: list[str]) -> None:
     progs = {h: _kc(res, "treetrace", h) for h in LIMITS}
     over = {h: d for h, d in progs.items() if _median(d, "ratio") is not None and _median(d, "ratio") > LIMITS[h]}
@@ -47,21 +59,20 @@ def lifecycle_why(res: dict, notes: list[str]) -> None:
         if fork and fork_floor and ring and create and insert:
             parts = [("a 128-byte ring buffer record", ring), ("creating the child's task storage", create),
                      ("inserting its process into a hash", insert)]
-            floor_share = sum(extra for _, (_, extra) in parts) + fork_floor
-            text += (f"on fork, {_parts_text(parts, fork_floor)}. A traced fork takes all three (the record; "
+            text += (f"on fork, {_parts_text(parts, fork_floor)}. A traced fork needs all three (the record; "
                      "per-thread state that follows the task; per-process state found by key from every thread "
-                     f"and kept past the threads), so they alone come to {floor_share / fork_floor:.1f}× the fork "
-                     f"floor, against a budget of {LIMITS['fork']:.0f}×, before the program reads a single field; "
-                     f"handle_fork measured {_median(fork, 'ns'):.0f} ns. ")
+                     "and kept past the threads). " + _over_budget(parts, fork_floor, LIMITS["fork"]) +
+                     f"handle_fork "
+                     f"measured {_median(fork, 'ns'):.0f} ns. Reaching it needs a design without one of them at "
+                     "every fork (state created at a thread's first fold instead, or per-process state kept in "
+                     "the group leader's storage). ")
         exec_ = progs.get("exec")
         exec_floor = _median(exec_, "floor_ns")
         if exec_ and exec_floor and ring and clock:
-            low = ring[1] + clock[1] + exec_floor
-            text += (f"An exec record is 1,368 bytes (up to 1 KiB of argv and the file name), against the probe's "
-                     f"128, and exec reads the clock ({clock[0]:.0f} ns alone on exit, "
-                     f"{clock[0] / _median(progs.get('exit') or exec_, 'floor_ns'):.1f}× that floor): the record "
-                     f"and the clock alone come to {low / exec_floor:.1f}× the exec floor, before the process-table "
-                     f"lookup, the argv copy from user memory and the file name; handle_exec measured "
+            text += (f"A traced exec writes a 1,368-byte record (up to 1 KiB of argv and the file name; the probe's "
+                     f"128-byte record alone is {ring[0] / exec_floor:.1f}× the exec floor), reads the clock "
+                     f"({clock[0]:.0f} ns alone, {clock[0] / exec_floor:.1f}× that floor), looks its process up in "
+                     "the hash and copies argv from user memory (up to the argv limit); handle_exec measured "
                      f"{_median(exec_, 'ns'):.0f} ns. ")
         exit_ = progs.get("exit")
         exit_floor = _median(exit_, "floor_ns")
@@ -81,11 +92,15 @@ def lifecycle_why(res: dict, notes: list[str]) -> None:
                  if _median(d, "ratio") is not None and _median(d, "ratio") > FILTERED_LIMIT}
     if filt_over:
         head = ", ".join(f"{h} {_median(d, 'ratio'):.1f}×" for h, d in filt_over.items())
-        text = (f"**fork and exec of an excluded task ({head} the floor).** The excluded path loads the "
-                "parent's task->bpf_storage (NULL for an untraced task), checks the thread and kernel-thread flags, "
-                "and compares the command name with each --comm pattern: two 8-byte compares for a literal name, "
-                "a bpf_loop() glob match only when its literal prefix matches. " +
+        text = (f"**fork and exec of an excluded task ({head} the floor).** 2× the floor leaves one floor's "
+                "worth (" + ", ".join(f"{h} {_median(d, 'floor_ns'):.0f} ns" for h, d in filt_over.items()) +
+                ") for all of the work. The excluded path loads the parent's task->bpf_storage (NULL for an "
+                "untraced task), checks the thread and kernel-thread flags, copies the 16-byte command name "
+                "through task->group_leader and compares it with each --comm pattern (two 8-byte compares for a "
+                "literal name, a bpf_loop() glob match only when its literal prefix matches), then the cgroup "
+                "filter's count: about a dozen dependent loads from four cache lines of two task_structs. " +
                 ", ".join(f"{h}: {_median(d, 'ns') - _median(d, 'floor_ns'):.0f} ns above the floor"
                           for h, d in filt_over.items()) +
-                ". docs/lifecycle-cost.md has the profile of this path.")
+                ". A perf profile of this path (docs/lifecycle-cost.md) spreads its samples over those steps, with "
+                "no single one dominant.")
         notes.append(text)
