@@ -91,19 +91,29 @@ TEST(Samples, FreedSpikeShowsInTheNextSample) {
   ASSERT_EQ(self.size(), 1u);
   const int64_t pid = self[0]["pid"];
   const double spike = 200.0 * (1 << 20);
-  size_t samples = 0, after_spike = 0, caught = 0;
+  // The first sample whose hiwater mark includes the spike must carry it in
+  // rss_peak_sampled_bytes, and no later one may carry it again. Usually
+  // that sample comes after the munmap; it may also land while the spike
+  // is being unmapped (its rss then still high), which is just as right.
+  size_t samples = 0, after_spike = 0, carrying = 0;
+  bool first_with_peak_seen = false, first_with_peak_carries = false;
   for (const auto &s : r.events("sample")) {
     if (s["pid"] != pid)
       continue;
     samples++;
-    if (s["rss_peak_bytes"].get<double>() < spike || s["rss_bytes"].get<double>() > spike / 4)
-      continue; // before the spike, or taken during it
-    after_spike++;
-    caught += s["rss_peak_sampled_bytes"].get<double>() >= spike;
+    const bool peak_reached = s["rss_peak_bytes"].get<double>() >= spike;
+    const bool carries = s["rss_peak_sampled_bytes"].get<double>() >= spike;
+    if (peak_reached && !first_with_peak_seen) {
+      first_with_peak_seen = true;
+      first_with_peak_carries = carries;
+    }
+    carrying += carries;
+    after_spike += peak_reached && s["rss_bytes"].get<double>() < spike / 4;
   }
   EXPECT_GE(samples, 3u) << "the process lived 600 ms past its spike at 100 ms intervals: " << r.out;
-  ASSERT_GE(after_spike, 1u) << r.out;
-  EXPECT_EQ(caught, 1u) << "exactly the first sample after the spike carries it: " << r.out;
+  ASSERT_GE(after_spike, 1u) << "no sample after the spike was freed: " << r.out;
+  EXPECT_TRUE(first_with_peak_carries) << "the first sample after the spike's peak carries it: " << r.out;
+  EXPECT_EQ(carrying, 1u) << "exactly one sample carries the spike: " << r.out;
 }
 
 TEST(Lifecycle, ForkWithoutExecLikePreforkWorkers) {
