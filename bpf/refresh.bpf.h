@@ -29,7 +29,7 @@ static __always_inline void fill_refresh_header(struct tt_event_header *h, struc
 	h->start_ns = leader->start_boottime;
 	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	h->ppid = t->real_parent->tgid;
-	__builtin_memcpy(h->comm, leader->comm, TT_COMM_LEN);
+	copy_comm(h->comm, leader->comm);
 }
 
 /*

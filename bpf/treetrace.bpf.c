@@ -240,6 +240,26 @@ static __always_inline struct proc_key key_of(struct task_struct *t)
 	return key;
 }
 
+/*
+ * A task's comm as two 8-byte words. A memcpy of the char array compiles to
+ * sixteen byte loads, each of them fault-checked through TT_RO(), and then
+ * shifts to put them together. comm follows pointers in task_struct, so
+ * it is 8-byte aligned.
+ */
+static __always_inline void copy_comm(char *dst, const char *task_comm)
+{
+	/* The stack's loads and stores must be aligned; so are the records'. */
+	_Static_assert(__builtin_offsetof(struct tt_event_header, comm) % 8 == 0,
+		       "header comm alignment");
+	_Static_assert(__builtin_offsetof(struct proc_state, comm) % 8 == 0,
+		       "proc_state comm alignment");
+	const __u64 *from = (const __u64 *)task_comm;
+	__u64 *to = (__u64 *)dst;
+
+	to[0] = from[0];
+	to[1] = from[1];
+}
+
 /* The tgid as seen from the task's own pid namespace. */
 static __always_inline __u32 ns_tgid(struct task_struct *t)
 {
@@ -289,7 +309,7 @@ static __always_inline void fill_header(struct tt_event_header *h, __u32 kind,
 	h->ppid = ro->real_parent->tgid;
 	h->ns_pid = ns_tgid(ro);
 	/* The kernel keeps comm NUL-terminated; userspace stops at the NUL. */
-	__builtin_memcpy(h->comm, leader->comm, TT_COMM_LEN);
+	copy_comm(h->comm, leader->comm);
 }
 
 /* ---- Ring buffer --------------------------------------------------------- */
@@ -566,6 +586,16 @@ struct tt_comm {
 };
 
 /*
+ * Most names fail on their first bytes: two masked compares decide those,
+ * and exact names altogether, without the glob loop.
+ */
+static __always_inline bool comm_prefix_differs(const struct tt_comm *comm, __u32 i)
+{
+	return ((comm->w[0] ^ comm_prefix_words[i][0]) & comm_prefix_masks[i][0]) ||
+	       ((comm->w[1] ^ comm_prefix_words[i][1]) & comm_prefix_masks[i][1]);
+}
+
+/*
  * Global, not static: the verifier checks it once per program, on its own,
  * instead of at every call site. Since 6.7 it checks a bpf_loop() callback
  * until its states converge, about 10k instructions per pattern; inlined
@@ -580,6 +610,13 @@ __noinline int comm_matches(const struct tt_comm *comm)
 	if (!comm)
 		return 0;
 	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
+		if (i >= comm_pattern_count)
+			break;
+		if (comm_prefix_differs(comm, i))
+			continue;
+		if (comm_pattern_exact[i])
+			return 1;
+
 		struct glob_state g = {
 			.pattern = comm_patterns[i],
 			.comm = comm->c,
@@ -590,23 +627,34 @@ __noinline int comm_matches(const struct tt_comm *comm)
 			.matched = zero,
 		};
 
-		if (i >= comm_pattern_count)
-			break;
-		/*
-		 * Most names fail on their first bytes: decide those, and exact
-		 * names altogether, with two compares instead of the loop.
-		 */
-		if (((comm->w[0] ^ comm_prefix_words[i][0]) & comm_prefix_masks[i][0]) ||
-		    ((comm->w[1] ^ comm_prefix_words[i][1]) & comm_prefix_masks[i][1]))
-			continue;
-		if (comm_pattern_exact[i])
-			return 1;
 		/* Worst case is (pattern + 1) * (comm + 1) steps. */
 		bpf_loop((TT_COMM_PATTERN_LEN + 1) * (TT_COMM_LEN + 1), glob_step, &g, 0);
 		if (g.matched)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * The compares of comm_matches() inlined, so that a name no pattern's
+ * literal prefix admits (every untraced fork, under --comm) costs no call
+ * into it: the line of that call held about a sixth of an excluded fork's perf
+ * samples and a fifth of an exec's (docs/lifecycle-cost.md).
+ */
+static __always_inline bool comm_matches_any(const struct tt_comm *comm)
+{
+	bool glob_needed = false;
+
+	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
+		if (i >= comm_pattern_count)
+			break;
+		if (comm_prefix_differs(comm, i))
+			continue;
+		if (comm_pattern_exact[i])
+			return true;
+		glob_needed = true;
+	}
+	return glob_needed && comm_matches(comm);
 }
 
 static __always_inline bool cgroup_matches(struct task_struct *t)
@@ -630,8 +678,13 @@ static __always_inline bool is_kernel_thread(struct task_struct *t)
 	return TT_RO(t)->flags & TT_PF_KTHREAD;
 }
 
-/* Does this process match a filter by itself (not through an ancestor)? */
-static __always_inline bool matches_filters(struct task_struct *t)
+/*
+ * Does this process match a filter by itself (not through an ancestor)?
+ * @leader_comm is the process's name when the caller has it at hand (@t is
+ * its group leader: a new process at fork, the one thread left at exec),
+ * which saves the load of group_leader; NULL otherwise.
+ */
+static __always_inline bool matches_filters(struct task_struct *t, const char *leader_comm)
 {
 	if (!filter_active)
 		return true;
@@ -644,8 +697,8 @@ static __always_inline bool matches_filters(struct task_struct *t)
 	if (comm_pattern_count) {
 		struct tt_comm comm;
 
-		__builtin_memcpy(comm.c, TT_RO(t)->group_leader->comm, TT_COMM_LEN);
-		if (comm_matches(&comm))
+		copy_comm(comm.c, leader_comm ?: TT_RO(t)->group_leader->comm);
+		if (comm_matches_any(&comm))
 			return true;
 	}
 	if (cgroup_filter_count && cgroup_matches(t))
@@ -680,7 +733,7 @@ static long ancestor_step(__u32 index, struct ancestor_walk *w)
 
 	if (!t)
 		return 1;
-	if (ancestor_traced(t) || matches_filters(t)) {
+	if (ancestor_traced(t) || matches_filters(t, NULL)) {
 		w->matched = 1;
 		return 1;
 	}
@@ -912,7 +965,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		/* With no filter every task matches; filter_active is a
 		 * constant, so the verifier skips the walk altogether. */
 		if (filter_active && (startup_scan_pending ? !self_or_ancestor_matches(child)
-							   : !matches_filters(child)))
+							   : !matches_filters(child, c->comm)))
 			return 0;
 	}
 
@@ -942,7 +995,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct proc_state init = {.last_sample_ns = now};
 	struct mm_struct *mm = c->mm;
 
-	__builtin_memcpy(init.comm, c->comm, TT_COMM_LEN);
+	copy_comm(init.comm, c->comm);
 	if (mm) {
 		/*
 		 * The child's counters were copied from the parent by dup_mmap():
@@ -989,7 +1042,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	} else {
 		/* A new command name may match --comm; de_thread() left one thread. */
 		if (!filter_active || (!trace_kernel_threads && is_kernel_thread(ro)) ||
-		    !matches_filters(p))
+		    !matches_filters(p, ro->comm))
 			return 0;
 		now = bpf_ktime_get_boot_ns();
 		if (!mark_traced(p, ro->se.sum_exec_runtime))
@@ -1001,7 +1054,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		};
 
 		/* Seen first with its new name: that is its old name too. */
-		__builtin_memcpy(init.comm, ro->comm, TT_COMM_LEN);
+		copy_comm(init.comm, ro->comm);
 		ps = create_proc(p, &init);
 	}
 
@@ -1051,7 +1104,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	submit_event(e, now);
 out:
 	if (ps)
-		__builtin_memcpy(ps->comm, ro->comm, TT_COMM_LEN);
+		copy_comm(ps->comm, ro->comm);
 	return 0;
 }
 
@@ -1388,7 +1441,7 @@ int scan_tasks(struct bpf_iter__task *ctx)
 			.nivcsw = sig->nivcsw,
 		};
 
-		__builtin_memcpy(init.comm, ro->group_leader->comm, TT_COMM_LEN);
+		copy_comm(init.comm, ro->group_leader->comm);
 		struct proc_state *ps = create_proc(t, &init);
 		__u64 runtime = ro->se.sum_exec_runtime;
 
