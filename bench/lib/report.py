@@ -479,6 +479,16 @@ def _why_not(res, w):
                 + (f"; the reader's CPU per record in §3 is {per:.1f} µs (median of the storm levels), against "
                    f"the {_micro_ns(res)} of pure decode, aggregate and render work measured by the "
                    "micro-benchmarks" if per else "") + ".")
+    levels = [x for x in ((res.get("throughput") or {}).get("levels") or []) if x.get("us_per_record") is not None]
+    if levels and max(x["us_per_record"] for x in levels) > 1.0:
+        per = _med([x["us_per_record"] for x in levels])
+        notes.append(
+            f"**The reader's CPU per record ({per:.2f} µs, median of the storm levels).** Its userspace pipeline "
+            f"alone (decode, aggregate, render) is {_micro_ns(res)} in the micro-benchmarks (bench/micro, below); the rest "
+            "is per-record work around it: the kernel's side of the output's write(), the output queue's hand-off "
+            "to the writer thread, libbpf's ring buffer consume and the wakeups. docs/lifecycle-cost.md (The "
+            "reader's CPU per record) splits it with perf; no single part is large enough that removing it "
+            "alone reaches 1 µs.")
     acc = res.get("accuracy")
     if acc:
         t = acc["tools"].get("treetrace", {})
