@@ -603,19 +603,15 @@ static __always_inline bool comm_prefix_differs(const struct tt_comm *comm, __u3
  * handle_fork to 776k instructions on 6.12 and past the 1M limit on 6.18
  * (E2BIG at load).
  */
-__noinline int comm_matches(const struct tt_comm *comm)
+__noinline int comm_glob_matches(const struct tt_comm *comm, __u32 candidates)
 {
 	int zero = verifier_opaque_zero;
 
 	if (!comm)
 		return 0;
 	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
-		if (i >= comm_pattern_count)
-			break;
-		if (comm_prefix_differs(comm, i))
+		if (!(candidates & (1u << i)))
 			continue;
-		if (comm_pattern_exact[i])
-			return 1;
 
 		struct glob_state g = {
 			.pattern = comm_patterns[i],
@@ -636,14 +632,16 @@ __noinline int comm_matches(const struct tt_comm *comm)
 }
 
 /*
- * The compares of comm_matches() inlined, so that a name no pattern's
- * literal prefix admits (every untraced fork, under --comm) costs no call
- * into it: the line of that call held about a sixth of an excluded fork's perf
- * samples and a fifth of an exec's (docs/lifecycle-cost.md).
+ * Does the name match a --comm pattern? Most names fail on their first
+ * bytes, so the masked compares run here, inlined, and settle exact names
+ * too; only the patterns whose literal prefix the name has go to the glob
+ * loop. Calling into the glob function for every name cost about a sixth
+ * of an excluded fork's perf samples and a fifth of an exec's
+ * (docs/lifecycle-cost.md).
  */
-static __always_inline bool comm_matches_any(const struct tt_comm *comm)
+static __always_inline bool comm_matches(const struct tt_comm *comm)
 {
-	bool glob_needed = false;
+	__u32 candidates = 0;
 
 	for (__u32 i = 0; i < TT_MAX_COMM_PATTERNS; i++) {
 		if (i >= comm_pattern_count)
@@ -652,9 +650,9 @@ static __always_inline bool comm_matches_any(const struct tt_comm *comm)
 			continue;
 		if (comm_pattern_exact[i])
 			return true;
-		glob_needed = true;
+		candidates |= 1u << i;
 	}
-	return glob_needed && comm_matches(comm);
+	return candidates && comm_glob_matches(comm, candidates);
 }
 
 static __always_inline bool cgroup_matches(struct task_struct *t)
@@ -698,7 +696,7 @@ static __always_inline bool matches_filters(struct task_struct *t, const char *l
 		struct tt_comm comm;
 
 		copy_comm(comm.c, leader_comm ?: TT_RO(t)->group_leader->comm);
-		if (comm_matches_any(&comm))
+		if (comm_matches(&comm))
 			return true;
 	}
 	if (cgroup_filter_count && cgroup_matches(t))
