@@ -13,6 +13,7 @@ With `perf record -g`, time in a helper the program calls counts at the
 line of the call.
 """
 import argparse
+import bisect
 import collections
 import ctypes
 import json
@@ -20,6 +21,8 @@ import re
 import struct
 import subprocess
 import sys
+
+from bpf_parts import stacks  # the same `perf script` parser
 
 BPF_PROG_GET_FD_BY_ID = 13
 BPF_OBJ_GET_INFO_BY_FD = 15
@@ -95,19 +98,15 @@ def main():
     table, start = line_table(prog_id)
     src = sources(prog_id)
     pattern = re.compile(r"bpf_prog_\w+_" + re.escape(a.program) + r"\+0x([0-9a-f]+)")
+    addrs = [jaddr for jaddr, _ in table]
     counts, total = collections.Counter(), 0
-    text = sys.stdin.read()
-    # With -g a sample is a block of frames, leaf first: its first frame in
-    # the program is where it was, or the call it was in. Without -g a
-    # sample is one line.
-    blocks = text.split("\n\n") if "\n\n" in text.strip() else text.splitlines()
-    for block in blocks:
-        m = next((m for m in map(pattern.search, block.strip().splitlines()) if m), None)
+    # A sample's first frame in the program is where it was, or the call it was in.
+    for frames in stacks(sys.stdin.read()):
+        m = next((m for m in map(pattern.search, frames) if m), None)
         if not m:
             continue
-        addr = start + int(m.group(1), 16)
-        idx = max((i for i, (jaddr, _) in enumerate(table) if jaddr <= addr), default=None)
-        if idx is None:
+        idx = bisect.bisect_right(addrs, start + int(m.group(1), 16)) - 1
+        if idx < 0:
             continue
         total += 1
         counts[src.get(table[idx][1], f"insn {table[idx][1]}")] += 1

@@ -16,13 +16,16 @@ import sys
 
 
 def stacks(text):
-    for block in text.split("\n\n"):
+    """Each sample's frames, leaf first. With `perf record -g` a sample is a
+    block of frames and blocks are split by blank lines; without -g each
+    line is a sample of one frame."""
+    for block in text.split("\n\n") if "\n\n" in text.strip() else text.splitlines():
         frames = []
         for line in block.strip().splitlines():
             parts = line.split(None, 1)
             frames.append(parts[1].strip() if len(parts) > 1 else "?")
         if frames:
-            yield frames  # leaf first
+            yield frames
 
 
 def main():
